@@ -25,6 +25,7 @@ type fieldInfo[C any] struct {
 	typ        string
 	doc        string
 	secret     bool
+	codeOnly   bool
 	algorithms []string
 	def        string
 	setDefault func(*C)
@@ -141,6 +142,10 @@ func Enum[C any, T ~string](s *Spec[C], key string, get func(*C) *T, def T, allo
 // Secret marks the field's value as secret: describe output redacts it.
 func (f *Field[C, T]) Secret() *Field[C, T] { f.info.secret = true; return f }
 
+// CodeOnly marks a field that only code sets (an algorithm, a mode chosen
+// by a constructor): no variable is ever read for it.
+func (f *Field[C, T]) CodeOnly() *Field[C, T] { f.info.codeOnly = true; return f }
+
 // Doc sets the field's one-line description.
 func (f *Field[C, T]) Doc(text string) *Field[C, T] { f.info.doc = text; return f }
 
@@ -252,11 +257,12 @@ func (s *Spec[C]) resolve(src Source, instance string, settings []Setting[C]) (C
 	algo := s.algorithmOf(&c)
 	var errs []error
 	vars := make(map[*fieldInfo[C]]string, len(s.fields))
+	bad := map[*fieldInfo[C]]bool{}
 	for _, f := range s.fields {
 		instVar := InstanceVariable(s.kind, seg, f.key)
 		kindVar := KindVariable(s.kind, f.key)
 		if !s.applies(f, algo) {
-			if load && seg != "" {
+			if load && seg != "" && !f.codeOnly {
 				if _, ok := src.Lookup(instVar); ok {
 					errs = append(errs, &Error{Variable: instVar, Field: f.goName, Origin: OriginInstance,
 						Reason: fmt.Sprintf("sets a field of the %s algorithm, but this instance uses %s", strings.Join(f.algorithms, " or "), algo)})
@@ -264,30 +270,37 @@ func (s *Spec[C]) resolve(src Source, instance string, settings []Setting[C]) (C
 			}
 			continue
 		}
-		if origins[f] == OriginOption || !load {
+		if origins[f] == OriginOption || !load || f.codeOnly {
 			continue
 		}
+		name, origin := kindVar, OriginKind
+		raw, ok := "", false
 		if seg != "" {
-			if raw, ok := src.Lookup(instVar); ok {
-				if err := f.parse(&c, raw); err != nil {
-					errs = append(errs, &Error{Variable: instVar, Field: f.goName, Origin: OriginInstance, Reason: err.Error()})
-				}
-				origins[f], vars[f] = OriginInstance, instVar
-				continue
-			}
+			raw, ok = src.Lookup(instVar)
+			name, origin = instVar, OriginInstance
 		}
-		if raw, ok := src.Lookup(kindVar); ok {
-			if err := f.parse(&c, raw); err != nil {
-				errs = append(errs, &Error{Variable: kindVar, Field: f.goName, Origin: OriginKind, Reason: err.Error()})
-			}
-			origins[f], vars[f] = OriginKind, kindVar
+		if !ok {
+			raw, ok = src.Lookup(kindVar)
+			name, origin = kindVar, OriginKind
+		}
+		if !ok {
+			continue
+		}
+		origins[f], vars[f] = origin, name
+		if err := f.parse(&c, raw); err != nil {
+			bad[f] = true
+			errs = append(errs, &Error{Variable: name, Field: f.goName, Origin: origin, Reason: err.Error()})
+		}
+	}
+	if err := s.validate(&c, algo, origins, vars, bad, len(errs) == 0); err != nil {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = append(errs, j.Unwrap()...)
+		} else {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		return c, nil, errors.Join(errs...)
-	}
-	if err := s.validate(&c, algo, origins, vars); err != nil {
-		return c, nil, err
 	}
 	entries := make([]Entry, 0, len(s.fields))
 	for _, f := range s.fields {
@@ -311,13 +324,15 @@ func (s *Spec[C]) resolve(src Source, instance string, settings []Setting[C]) (C
 // Validate checks a Config given as-is against every field rule and every
 // cross-field check, as the FromConfig constructors and Reconfigure do.
 func (s *Spec[C]) Validate(c C) error {
-	return s.validate(&c, s.algorithmOf(&c), nil, nil)
+	return s.validate(&c, s.algorithmOf(&c), nil, nil, nil, true)
 }
 
-func (s *Spec[C]) validate(c *C, algo string, origins map[*fieldInfo[C]]Origin, vars map[*fieldInfo[C]]string) error {
+// validate runs the field rules (skipping fields that failed to parse) and,
+// when every field is valid and cross is set, the cross-field checks.
+func (s *Spec[C]) validate(c *C, algo string, origins map[*fieldInfo[C]]Origin, vars map[*fieldInfo[C]]string, bad map[*fieldInfo[C]]bool, cross bool) error {
 	var errs []error
 	for _, f := range s.fields {
-		if !s.applies(f, algo) {
+		if !s.applies(f, algo) || bad[f] {
 			continue
 		}
 		if reason := f.check(c); reason != "" {
@@ -328,7 +343,7 @@ func (s *Spec[C]) validate(c *C, algo string, origins map[*fieldInfo[C]]Origin, 
 			errs = append(errs, &Error{Variable: vars[f], Field: f.goName, Origin: origin, Reason: reason})
 		}
 	}
-	if len(errs) > 0 {
+	if len(errs) > 0 || !cross {
 		return errors.Join(errs...)
 	}
 	for _, check := range s.checks {
