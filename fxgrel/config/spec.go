@@ -48,13 +48,17 @@ func (s *Spec[C]) Kind() string { return s.kind }
 
 // Algorithm declares how to read the algorithm an instance uses from its
 // Config (set in code, never from a variable). Fields declared with
-// [Field.For] then apply only to instances of those algorithms.
-func (s *Spec[C]) Algorithm(of func(*C) string) { s.algorithm = of }
+// [Field.For] then apply only to instances of those algorithms. It returns s
+// so that a declaration can chain it: NewSpec[Config]("X").Algorithm(...).
+func (s *Spec[C]) Algorithm(of func(*C) string) *Spec[C] { s.algorithm = of; return s }
 
 // Check declares a rule across several fields, run after every field has its
 // value ("LeaseDuration must be greater than RenewDeadline"). The error's
-// message must not contain values.
-func (s *Spec[C]) Check(check func(*C) error) { s.checks = append(s.checks, check) }
+// message must not contain values. It returns s for chaining.
+func (s *Spec[C]) Check(check func(*C) error) *Spec[C] {
+	s.checks = append(s.checks, check)
+	return s
+}
 
 // Field is one declared field of C with values of type T.
 type Field[C any, T any] struct {

@@ -32,7 +32,14 @@ type testConfig struct {
 }
 
 var (
-	spec     = grelconfig.NewSpec[testConfig]("TEST")
+	spec = grelconfig.NewSpec[testConfig]("TEST").
+		Algorithm(func(c *testConfig) string { return string(c.Algorithm) }).
+		Check(func(c *testConfig) error {
+			if c.Lease <= c.Renew {
+				return errors.New("LeaseDuration must be greater than RenewDeadline")
+			}
+			return nil
+		})
 	leaseF   = spec.Duration("LEASE_DURATION", func(c *testConfig) *time.Duration { return &c.Lease }, 30*time.Second, grelconfig.Positive[time.Duration]())
 	renewF   = spec.Duration("RENEW_DEADLINE", func(c *testConfig) *time.Duration { return &c.Renew }, 10*time.Second, grelconfig.Positive[time.Duration]())
 	attemptF = spec.Int("MAX_ATTEMPTS", func(c *testConfig) *int { return &c.Attempts }, 3, grelconfig.Between(1, 100))
@@ -45,16 +52,6 @@ var (
 	_        = spec.Float("RATE", func(c *testConfig) *float64 { return &c.Rate }, 10, grelconfig.Positive[float64]()).For(string(bucket))
 	_        = spec.Duration("WINDOW", func(c *testConfig) *time.Duration { return &c.Window }, time.Minute, grelconfig.Positive[time.Duration]()).For(string(window))
 )
-
-func init() {
-	spec.Algorithm(func(c *testConfig) string { return string(c.Algorithm) })
-	spec.Check(func(c *testConfig) error {
-		if c.Lease <= c.Renew {
-			return errors.New("LeaseDuration must be greater than RenewDeadline")
-		}
-		return nil
-	})
-}
 
 // base makes the spec's NotEmpty worker rule pass unless a test says otherwise.
 var base = map[string]string{"GREL_TEST_WORKER": "w1"}
