@@ -259,7 +259,8 @@ func TestKubeCleanupRemovesTheNamespace(t *testing.T) {
 	l, err := cs.CoordinationV1().Leases(env.Namespace).List(ctxT(t), metav1.ListOptions{})
 	if err != nil || len(l.Items) != 0 {
 		t.Fatalf("leases left in %s: %v, %v", env.Namespace, l, err)
-	}}
+	}
+}
 
 func TestStartRedisRestart(t *testing.T) {
 	p := testenv.StartRedis(t)
