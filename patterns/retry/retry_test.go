@@ -22,7 +22,9 @@ var errTransient = errors.New("transient")
 
 // noEnv is a registry over an empty source, so tests never read the process
 // environment.
-func noEnv() grelretry.Option { return grelretry.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))) }
+func noEnv() grelretry.Option {
+	return grelretry.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil)))
+}
 
 func mustNew(t *testing.T, opts ...grelretry.Option) *grelretry.Retrier {
 	t.Helper()
@@ -100,7 +102,7 @@ func TestDoSteps(t *testing.T) {
 			name: "retry-after longer than the wait is honoured",
 			opts: []grelretry.Option{grelretry.WithAlgorithm(grelretry.Constant), grelretry.WithDelay(100 * time.Millisecond),
 				grelretry.WithJitter(grelretry.JitterNone)},
-			steps:   []step{{0, fmt.Errorf("call: %w", retryAfter(3 * time.Second))}, {3 * time.Second, retryAfter(time.Millisecond)}, {3*time.Second + 100*time.Millisecond, nil}},
+			steps:   []step{{0, fmt.Errorf("call: %w", retryAfter(3*time.Second))}, {3 * time.Second, retryAfter(time.Millisecond)}, {3*time.Second + 100*time.Millisecond, nil}},
 			wantErr: func(err error) bool { return err == nil },
 		},
 		{
@@ -161,8 +163,8 @@ func TestDoSteps(t *testing.T) {
 
 type retryAfterErr time.Duration
 
-func retryAfter(d time.Duration) error          { return retryAfterErr(d) }
-func (e retryAfterErr) Error() string            { return "busy" }
+func retryAfter(d time.Duration) error            { return retryAfterErr(d) }
+func (e retryAfterErr) Error() string             { return "busy" }
 func (e retryAfterErr) RetryAfter() time.Duration { return time.Duration(e) }
 
 // TestWaits checks the waits of every algorithm and jitter mode.
