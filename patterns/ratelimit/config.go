@@ -91,9 +91,9 @@ const (
 	// the algorithm before the other fields are resolved.
 	codeOnly = "code-only"
 
-	maxPermits = 1_000_000_000
-	maxSpan    = 366 * 24 * time.Hour
-	minSpan    = time.Millisecond
+	maxPermits  = 1_000_000_000
+	maxSpan     = 366 * 24 * time.Hour
+	minSpan     = time.Millisecond
 	minInterval = time.Microsecond
 )
 

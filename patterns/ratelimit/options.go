@@ -43,12 +43,18 @@ func WithAlgorithm(a Algorithm) Option {
 
 // WithRate sets the permits a token bucket earns per Period (RATE).
 func WithRate(rate float64) Option {
-	return func(o *options) { o.bucketOpt = "WithRate"; o.set(rateField.Set(rate), func(c *Config) { c.Rate = rate }) }
+	return func(o *options) {
+		o.bucketOpt = "WithRate"
+		o.set(rateField.Set(rate), func(c *Config) { c.Rate = rate })
+	}
 }
 
 // WithPeriod sets the period over which Rate permits are earned (PERIOD).
 func WithPeriod(d time.Duration) Option {
-	return func(o *options) { o.bucketOpt = "WithPeriod"; o.set(periodField.Set(d), func(c *Config) { c.Period = d }) }
+	return func(o *options) {
+		o.bucketOpt = "WithPeriod"
+		o.set(periodField.Set(d), func(c *Config) { c.Period = d })
+	}
 }
 
 // WithBurst sets the token bucket's capacity (BURST).
@@ -63,7 +69,10 @@ func WithLimit(n int) Option {
 
 // WithWindow sets the sliding window's length (WINDOW).
 func WithWindow(d time.Duration) Option {
-	return func(o *options) { o.windowOpt = "WithWindow"; o.set(windowField.Set(d), func(c *Config) { c.Window = d }) }
+	return func(o *options) {
+		o.windowOpt = "WithWindow"
+		o.set(windowField.Set(d), func(c *Config) { c.Window = d })
+	}
 }
 
 // WithTimeout bounds each call to a remote store (TIMEOUT).
