@@ -1,0 +1,73 @@
+package grelhealth
+
+import (
+	"time"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"go.uber.org/zap"
+)
+
+// Option configures a [Checker].
+type Option func(*options)
+
+type options struct {
+	settings  []grelconfig.Setting[Config]
+	overrides []func(*Config) // the same settings, for NewFromConfig
+	registry  *grelconfig.Registry
+	logger    *zap.Logger
+	listeners []func(StatusChange)
+}
+
+func setting[T any](f *grelconfig.Field[Config, T], v T, set func(*Config)) Option {
+	return func(o *options) {
+		o.settings = append(o.settings, f.Set(v))
+		o.overrides = append(o.overrides, set)
+	}
+}
+
+// WithTimeout sets the default timeout of one run (Config.Timeout).
+func WithTimeout(d time.Duration) Option {
+	return setting(timeoutField, d, func(c *Config) { c.Timeout = d })
+}
+
+// WithTTL sets the default result TTL (Config.TTL).
+func WithTTL(d time.Duration) Option {
+	return setting(ttlField, d, func(c *Config) { c.TTL = d })
+}
+
+// WithDrainDelay sets the wait of Drain (Config.DrainDelay).
+func WithDrainDelay(d time.Duration) Option {
+	return setting(drainDelayField, d, func(c *Config) { c.DrainDelay = d })
+}
+
+// WithInterval sets the period of background runs (Config.Interval).
+func WithInterval(d time.Duration) Option {
+	return setting(intervalField, d, func(c *Config) { c.Interval = d })
+}
+
+// WithRegistry sets where the config is read from and recorded. The default
+// is a registry over the process environment.
+func WithRegistry(r *grelconfig.Registry) Option {
+	return func(o *options) { o.registry = r }
+}
+
+// WithLogger sets the logger. Failed runs are logged at warn with the full
+// error, recoveries and draining at info, panics at error with the stack,
+// every run at debug. The default is zap.NewNop().
+func WithLogger(l *zap.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// WithStatusListener adds a function called each time a check's status
+// changes (including its first result, from StatusUnknown). It is called
+// outside every lock of the checker, from the goroutine that finished the
+// run, so it may call the checker; calls for one check never overlap, calls
+// for different checks may. The next run of that check starts only after
+// every listener has returned, so keep listeners short.
+func WithStatusListener(f func(StatusChange)) Option {
+	return func(o *options) {
+		if f != nil {
+			o.listeners = append(o.listeners, f)
+		}
+	}
+}
