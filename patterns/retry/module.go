@@ -15,9 +15,9 @@ var Module = fx.Module("grel.retry",
 	fx.Provide(func(p Params) (*Retrier, error) { return provide("", p, nil) }),
 )
 
-// Tag returns the Fx name tag of the retrier named name, for fx.Annotate by
-// hand: `name:"<Tag(name)>"`.
-func Tag(name string) string { return name }
+// Tag returns the Fx tag of the retrier named name (`name:"payments"`), as
+// [Named] provides it, for fx.Annotate by hand.
+func Tag(name string) string { return `name:"` + name + `"` }
 
 // Params are what the Module takes from the Fx graph; all optional.
 type Params struct {
@@ -28,13 +28,13 @@ type Params struct {
 	TracerProvider trace.TracerProvider `optional:"true"`
 }
 
-// Named provides a *Retrier tagged name:"<name>" (see [Tag]), tuned by
+// Named provides a *Retrier tagged [Tag](name), tuned by
 // GREL_RETRY_{NAME}_*, and registers it for reloads while the app runs.
 func Named(name string, opts ...Option) fx.Option {
 	if name == "" {
 		return fx.Error(errors.New("grelretry: Named needs a name; the unnamed retrier comes from grelretry.Module"))
 	}
-	tag := `name:"` + Tag(name) + `"`
+	tag := Tag(name)
 	return fx.Options(
 		fx.Provide(fx.Annotate(func(p Params) (*Retrier, error) { return provide(name, p, opts) }, fx.ResultTags(tag))),
 		fx.Invoke(fx.Annotate(func(*Retrier) {}, fx.ParamTags(tag))),
