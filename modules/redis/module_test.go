@@ -1,0 +1,144 @@
+package grelredis
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/testenv"
+)
+
+type graph struct {
+	fx.In
+	Default   redis.UniversalClient
+	Cache     redis.UniversalClient `name:"cache"`
+	Provider  *Provider
+	Instances []Instance         `group:"grel.redis.instances"`
+	Checks    []grelhealth.Check `group:"grel.health.checks"`
+}
+
+func TestModuleDefaultAndNamed(t *testing.T) {
+	env := testenv.Redis(t)
+	reg := grelconfig.NewRegistry(grelconfig.Map(map[string]string{
+		"REDIS_URL":       env.URL,
+		"REDIS_CACHE_URL": strings.TrimSuffix(env.URL, "/0") + "/1",
+	}))
+	var g graph
+	app := fxtest.New(t, fx.NopLogger, fx.Supply(reg), Module, Named("cache"), fx.Populate(&g))
+	app.RequireStart()
+	if g.Default == nil || g.Cache == nil || g.Default == g.Cache {
+		t.Fatalf("default %p and named %p must both resolve and differ", g.Default, g.Cache)
+	}
+	if g.Provider.Client() != g.Default {
+		t.Error("the untagged *Provider does not own the untagged client")
+	}
+	var names []string
+	for _, in := range g.Instances {
+		names = append(names, in.Name)
+		want := g.Default
+		if in.Name == "cache" {
+			want = g.Cache
+		}
+		if in.Client != want {
+			t.Errorf("instance %q carries the wrong client", in.Name)
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"", "cache"}) {
+		t.Errorf("instances = %q", names)
+	}
+	var checks []string
+	for _, c := range g.Checks {
+		checks = append(checks, c.Name)
+		if c.NonCritical {
+			t.Errorf("check %s is not critical", c.Name)
+		}
+		if err := c.Func(context.Background()); err != nil {
+			t.Errorf("check %s: %v", c.Name, err)
+		}
+	}
+	slices.Sort(checks)
+	if !slices.Equal(checks, []string{"redis", "redis:cache"}) {
+		t.Errorf("checks = %q", checks)
+	}
+	ctx := context.Background()
+	key := env.Prefix + "db"
+	if err := g.Cache.Set(ctx, key, "1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := g.Default.Exists(ctx, key).Result(); n != 0 {
+		t.Error("the named instance writes to the default's database")
+	}
+	g.Cache.Del(ctx, key)
+	app.RequireStop()
+	for _, c := range []redis.UniversalClient{g.Default, g.Cache} {
+		if err := c.Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
+			t.Errorf("client not closed on stop: %v", err)
+		}
+	}
+}
+
+func TestModuleFromClient(t *testing.T) {
+	env := testenv.Redis(t)
+	opts, _ := redis.ParseURL(env.URL)
+	mine := redis.NewClient(opts)
+	defer mine.Close()
+	var g struct {
+		fx.In
+		Client    redis.UniversalClient
+		Instances []Instance `group:"grel.redis.instances"`
+	}
+	app := fxtest.New(t, fx.NopLogger, FromClient("", mine), fx.Populate(&g))
+	app.RequireStart()
+	if g.Client != mine || len(g.Instances) != 1 || g.Instances[0].Client != mine {
+		t.Fatal("FromClient does not provide the app's client")
+	}
+	app.RequireStop()
+	if err := mine.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("the app's client was closed: %v", err)
+	}
+}
+
+func TestModuleDownAtStart(t *testing.T) {
+	addr := silentServer(t)
+	reg := grelconfig.NewRegistry(grelconfig.Map(map[string]string{"REDIS_URL": "redis://:hunter2@" + addr + "/0"}))
+	app := fx.New(fx.NopLogger, fx.Supply(reg), Module, fx.StartTimeout(500*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
+	defer cancel()
+	begin := time.Now()
+	err := app.Start(ctx)
+	if err == nil {
+		_ = app.Stop(context.Background())
+		t.Fatal("the app started against a silent server")
+	}
+	if took := time.Since(begin); took > 3*time.Second {
+		t.Errorf("start took %s with a 500ms start timeout", took)
+	}
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("start error %q should be ErrUnavailable, name %s and hide the password", err, addr)
+	}
+	_ = app.Stop(context.Background())
+}
+
+func TestModuleConfigError(t *testing.T) {
+	app := fx.New(fx.NopLogger, fx.Supply(grelconfig.NewRegistry(grelconfig.Map(nil))), Named("sessions"))
+	err := app.Err()
+	if err == nil || !strings.Contains(err.Error(), "REDIS_SESSIONS_URL") {
+		t.Fatalf("fx.New error = %v, want one naming REDIS_SESSIONS_URL", err)
+	}
+}
+
+func TestTag(t *testing.T) {
+	if Tag("") != "" || Tag("cart") != `name:"cart"` || Tag(`a"b`) != `name:"a\"b"` {
+		t.Fatalf("Tag: %q %q %q", Tag(""), Tag("cart"), Tag(`a"b`))
+	}
+}

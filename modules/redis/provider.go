@@ -1,0 +1,278 @@
+package grelredis
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/zap"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	grellog "github.com/grelmicro/grelmicro-go/logging"
+)
+
+// Kind is the provider's config kind: GREL_REDIS_* and the describe entries.
+const Kind = "REDIS"
+
+// Instance is one Redis client offered to adapters through [InstancesGroup].
+type Instance struct {
+	// Name is the provider instance name ("" for the default).
+	Name   string
+	Client redis.UniversalClient
+}
+
+// Provider owns one go-redis client: its config, its lifecycle and its
+// readiness check. A Provider made by [Wrap] does not own its client and
+// never closes it.
+type Provider struct {
+	name        string
+	client      redis.UniversalClient
+	addr        string
+	owned       bool
+	nonCritical bool
+	log         *zap.Logger
+
+	stopped  atomic.Bool
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// URLVariable returns the vendor variable that holds the URL of the named
+// instance: REDIS_URL for the default (""), REDIS_{NAME}_URL otherwise, NAME
+// normalised like grelconfig.NormalizeName.
+func URLVariable(name string) (string, error) {
+	seg, err := grelconfig.NormalizeName(name)
+	if err != nil {
+		return "", err
+	}
+	if seg == "" {
+		return "REDIS_URL", nil
+	}
+	return "REDIS_" + seg + "_URL", nil
+}
+
+// New returns a Provider for the named instance ("" for the default), its
+// URL read from REDIS_URL or REDIS_{NAME}_URL through the registry (see
+// [WithRegistry]) unless [WithURL] gives it. The default instance falls back
+// to [DefaultURL]; a named instance without its variable is an error. New
+// does not connect: [Provider.Start] does.
+func New(name string, opts ...Option) (*Provider, error) {
+	o := buildOptions(opts)
+	variable, err := URLVariable(name)
+	if err != nil {
+		return nil, err
+	}
+	raw := o.url
+	if !o.hasURL {
+		reg := o.reg
+		if reg == nil {
+			reg = grelconfig.NewRegistry(grelconfig.Env())
+		}
+		def := ""
+		if name == "" {
+			def = DefaultURL
+		}
+		v, ok := reg.Vendor(grelconfig.VendorVar{
+			Name: variable, Kind: Kind, Instance: name, Type: "url", Default: def,
+			Doc:    "Redis URL: redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://",
+			Redact: RedactURL,
+		})
+		switch {
+		case ok:
+			raw = v
+		case name == "":
+			raw = DefaultURL
+		default:
+			return nil, &URLError{Variable: variable, Reason: "not set (a named instance needs its own URL)"}
+		}
+	} else {
+		variable = ""
+	}
+	parsed, err := ParseURL(raw)
+	if err != nil {
+		var ue *URLError
+		if errors.As(err, &ue) {
+			ue.Variable = variable
+		}
+		return nil, err
+	}
+	if o.configure != nil {
+		o.configure(parsed)
+	}
+	client := parsed.NewClient()
+	if tp := o.tp; tp != nil && !isNoop(tp) {
+		if err := redisotel.InstrumentTracing(client, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false)); err != nil {
+			_ = client.Close()
+			return nil, errors.New("grelredis: tracing: " + err.Error())
+		}
+	}
+	return newProvider(name, client, RedactURL(raw), true, o), nil
+}
+
+// Wrap returns a Provider over a client the app already owns, for the
+// named instance ("" for the default). Stop does not close it and tracing
+// is left as the owner set it.
+func Wrap(name string, client redis.UniversalClient, opts ...Option) (*Provider, error) {
+	if _, err := grelconfig.NormalizeName(name); err != nil {
+		return nil, err
+	}
+	if client == nil {
+		return nil, errors.New("grelredis: Wrap: client is nil")
+	}
+	return newProvider(name, client, describeClient(client), false, buildOptions(opts)), nil
+}
+
+func newProvider(name string, client redis.UniversalClient, addr string, owned bool, o options) *Provider {
+	return &Provider{
+		name: name, client: client, addr: addr, owned: owned, nonCritical: o.nonCritical,
+		log: o.log.With(zap.String(grellog.FieldBackend, "redis"), zap.String(grellog.FieldName, name)),
+	}
+}
+
+// describeClient names a wrapped client's address for messages.
+func describeClient(c redis.UniversalClient) string {
+	switch c := c.(type) {
+	case *redis.Client:
+		o := c.Options()
+		if o.Network == "unix" {
+			return "unix://" + o.Addr
+		}
+		return "redis://" + o.Addr
+	case *redis.ClusterClient:
+		return "redis+cluster://" + strings.Join(c.Options().Addrs, ",")
+	case *redis.Ring:
+		return "redis ring"
+	}
+	return "redis"
+}
+
+// Name returns the instance name ("" for the default).
+func (p *Provider) Name() string { return p.name }
+
+// Client returns the shared client.
+func (p *Provider) Client() redis.UniversalClient { return p.client }
+
+// Addr returns the address the client dials, any password redacted.
+func (p *Provider) Addr() string { return p.addr }
+
+// Owned reports whether the provider created the client (and closes it).
+func (p *Provider) Owned() bool { return p.owned }
+
+// Instance returns the value adapters receive through [InstancesGroup].
+func (p *Provider) Instance() Instance { return Instance{Name: p.name, Client: p.client} }
+
+// Start connects and sends PING, within ctx: a server that is down or does
+// not answer fails Start with a [*ConnectError] by ctx's deadline at the
+// latest.
+func (p *Provider) Start(ctx context.Context) error {
+	ctx, cancel := beforeDeadline(ctx)
+	defer cancel()
+	if err := p.ping(ctx); err != nil {
+		p.log.Warn("redis unreachable at start", zap.String("addr", p.addr), zap.Error(err))
+		return err
+	}
+	p.log.Info("redis connected", zap.String("addr", p.addr), zap.String(grellog.FieldState, "ready"))
+	return nil
+}
+
+// Ready is the readiness check: PING within ctx. After Stop it returns
+// [ErrStopped].
+func (p *Provider) Ready(ctx context.Context) error {
+	if p.stopped.Load() {
+		return ErrStopped
+	}
+	return p.ping(ctx)
+}
+
+// ping runs PING in a goroutine so that ctx bounds it even for a wrapped
+// client that does not honour ctx deadlines; Stop waits for it.
+func (p *Provider) ping(ctx context.Context) error {
+	done := make(chan error, 1)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		done <- p.client.Ping(ctx).Err()
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = errors.Join(ctx.Err(), err)
+	}
+	return &ConnectError{Name: p.name, Addr: p.addr, Err: err}
+}
+
+// Stop closes the client if the provider owns it, after waiting (within
+// ctx) for a PING still in flight. It is idempotent.
+func (p *Provider) Stop(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		p.stopped.Store(true)
+		if p.owned {
+			p.stopErr = p.client.Close()
+		}
+		done := make(chan struct{})
+		go func() { p.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			if p.stopErr == nil {
+				p.stopErr = ctx.Err()
+			}
+		}
+		if p.stopErr != nil {
+			p.stopErr = errors.New("grelredis: close: " + p.stopErr.Error())
+		}
+		p.log.Debug("redis closed", zap.Bool("owned", p.owned))
+	})
+	return p.stopErr
+}
+
+// CheckName returns the readiness check's name: "redis" for the default
+// instance, "redis:<name>" otherwise.
+func CheckName(name string) string {
+	if name == "" {
+		return "redis"
+	}
+	return "redis:" + name
+}
+
+// HealthCheck returns the readiness check for the health module, critical
+// unless [WithNonCriticalCheck] was given.
+func (p *Provider) HealthCheck() grelhealth.Check {
+	return grelhealth.Check{Name: CheckName(p.name), Func: p.Ready, NonCritical: p.nonCritical}
+}
+
+// beforeDeadline returns a ctx that ends a little before ctx's deadline, so
+// that Start reports its own error (naming the address) before Fx gives up
+// on the hook with a bare "context deadline exceeded".
+func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := min(time.Until(dl)/10, 250*time.Millisecond)
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
+func isNoop(tp trace.TracerProvider) bool {
+	switch tp.(type) {
+	case noop.TracerProvider, *noop.TracerProvider:
+		return true
+	}
+	return false
+}
