@@ -13,4 +13,6 @@ const (
 	FieldFence    = "fence"    // a fencing token
 	FieldDuration = "duration" // how long an operation took
 	FieldError    = "error"    // the error (zap.Error writes this key)
+	FieldTraceID  = "trace_id" // the W3C trace id of the span in the context (32 hex digits)
+	FieldSpanID   = "span_id"  // the span id of the span in the context (16 hex digits)
 )

@@ -1,0 +1,181 @@
+package grellog
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+)
+
+// The keys of the entry's own parts, shared by every format.
+const (
+	KeyTime       = "time"
+	KeyLevel      = "level"
+	KeyMessage    = "msg"
+	KeyLogger     = "logger"
+	KeyCaller     = "caller"
+	KeyStacktrace = "stacktrace"
+)
+
+// TimeLayout is how the json and logfmt formats write the entry's time:
+// RFC 3339 in UTC with milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// prettyTimeLayout is the pretty format's time of day, in local time.
+const prettyTimeLayout = "15:04:05.000"
+
+// New builds a logger from cfg as given (it reads no environment).
+// Config-field options are applied on top of cfg; the result is validated.
+// The logger writes to os.Stderr unless [WithWriter] says otherwise.
+func New(cfg Config, opts ...Option) (*zap.Logger, error) {
+	o := collect(opts)
+	for _, edit := range o.edits {
+		edit(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return build(cfg, o), nil
+}
+
+// Load resolves the Config from reg (see [LoadConfig]) and builds the
+// logger. A nil reg reads the process environment.
+func Load(reg *grelconfig.Registry, opts ...Option) (*zap.Logger, error) {
+	cfg, err := LoadConfig(reg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, opts...)
+}
+
+func build(cfg Config, o *options) *zap.Logger {
+	ws := o.ws
+	if ws == nil {
+		ws = zapcore.Lock(os.Stderr)
+		o.out = os.Stderr
+	}
+	tty := isTerminal(o)
+	format := cfg.Format
+	if format == FormatAuto {
+		format = FormatJSON
+		if tty {
+			format = FormatPretty
+		}
+	}
+	color := cfg.Color == ColorAlways || (cfg.Color == ColorAuto && tty)
+
+	lvl := zap.NewAtomicLevelAt(cfg.Level)
+	if o.level != nil {
+		lvl = *o.level
+		lvl.SetLevel(cfg.Level)
+	}
+
+	var core zapcore.Core = zapcore.NewCore(NewEncoder(format, color), ws, lvl)
+	if cfg.Sampling {
+		core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
+	}
+	if len(o.tees) > 0 {
+		cores := []zapcore.Core{core}
+		for _, t := range o.tees {
+			cores = append(cores, &levelFilter{Core: t, lvl: lvl})
+		}
+		core = zapcore.NewTee(cores...)
+	}
+
+	zopts := []zap.Option{zap.ErrorOutput(zapcore.Lock(os.Stderr)), zap.AddStacktrace(zapcore.DPanicLevel)}
+	if cfg.Caller {
+		zopts = append(zopts, zap.AddCaller())
+	}
+	if o.clock != nil {
+		zopts = append(zopts, zap.WithClock(o.clock))
+	}
+	if len(o.fields) > 0 {
+		zopts = append(zopts, zap.Fields(o.fields...))
+	}
+	zopts = append(zopts, o.zapOpts...)
+	return zap.New(core, zopts...)
+}
+
+func isTerminal(o *options) bool {
+	if o.terminal != nil {
+		return *o.terminal
+	}
+	if f, ok := o.out.(interface{ Fd() uintptr }); ok {
+		return term.IsTerminal(int(f.Fd()))
+	}
+	return false
+}
+
+// EncoderConfig returns the encoder settings every format shares: the keys
+// above, lower-case levels, RFC 3339 UTC times with milliseconds, durations
+// in Go syntax (1.5s), short callers.
+func EncoderConfig() zapcore.EncoderConfig {
+	return zapcore.EncoderConfig{
+		TimeKey:        KeyTime,
+		LevelKey:       KeyLevel,
+		NameKey:        KeyLogger,
+		CallerKey:      KeyCaller,
+		MessageKey:     KeyMessage,
+		StacktraceKey:  KeyStacktrace,
+		LineEnding:     zapcore.DefaultLineEnding,
+		EncodeLevel:    zapcore.LowercaseLevelEncoder,
+		EncodeTime:     utcTimeEncoder,
+		EncodeDuration: zapcore.StringDurationEncoder,
+		EncodeCaller:   zapcore.ShortCallerEncoder,
+		EncodeName:     zapcore.FullNameEncoder,
+	}
+}
+
+type timeLayoutAppender interface {
+	AppendTimeLayout(time.Time, string)
+}
+
+func utcTimeEncoder(t time.Time, enc zapcore.PrimitiveArrayEncoder) {
+	t = t.UTC()
+	if a, ok := enc.(timeLayoutAppender); ok {
+		a.AppendTimeLayout(t, TimeLayout)
+		return
+	}
+	enc.AppendString(t.Format(TimeLayout))
+}
+
+// NewEncoder returns the encoder of a format (auto is taken as json). color
+// applies to the pretty format only.
+func NewEncoder(format Format, color bool) zapcore.Encoder {
+	cfg := EncoderConfig()
+	switch format {
+	case FormatLogfmt:
+		return NewLogfmtEncoder(cfg)
+	case FormatPretty:
+		return NewPrettyEncoder(cfg, color)
+	case FormatJSON, FormatAuto:
+		return zapcore.NewJSONEncoder(cfg)
+	}
+	panic(fmt.Sprintf("grellog: unknown format %q", string(format)))
+}
+
+// levelFilter holds a teed core to the logger's level.
+type levelFilter struct {
+	zapcore.Core
+	lvl zapcore.LevelEnabler
+}
+
+func (f *levelFilter) Enabled(l zapcore.Level) bool {
+	return f.lvl.Enabled(l) && f.Core.Enabled(l)
+}
+
+func (f *levelFilter) With(fields []zapcore.Field) zapcore.Core {
+	return &levelFilter{Core: f.Core.With(fields), lvl: f.lvl}
+}
+
+func (f *levelFilter) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if !f.lvl.Enabled(ent.Level) {
+		return ce
+	}
+	return f.Core.Check(ent, ce)
+}
