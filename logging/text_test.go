@@ -151,7 +151,9 @@ func TestPrettyLines(t *testing.T) {
 		log   func(l *zap.Logger)
 		want  string
 	}{
-		{"info", false, func(l *zap.Logger) { l.Info("lock acquired", zap.String("name", "cart"), zap.Duration("duration", time.Millisecond)) },
+		{"info", false, func(l *zap.Logger) {
+			l.Info("lock acquired", zap.String("name", "cart"), zap.Duration("duration", time.Millisecond))
+		},
 			local + " INFO  lock acquired name=cart duration=1ms\n"},
 		{"named, escaped message", false, func(l *zap.Logger) { l.Named("grel.lock").Warn("two\nlines", zap.String("k", "a b")) },
 			local + ` WARN  grel.lock two\nlines k="a b"` + "\n"},
