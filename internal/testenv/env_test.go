@@ -207,3 +207,41 @@ current-context: x
 		}
 	}
 }
+
+// FuzzParseEnv: a KEY=VALUE line written the way scripts/testenv writes it
+// reads back as the same pair, whatever the value holds.
+func FuzzParseEnv(f *testing.F) {
+	f.Add("GREL_TEST_REDIS_URL", "redis://127.0.0.1:6390/0")
+	f.Add("GREL_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5440/postgres?sslmode=disable")
+	f.Add("K", `"quoted"`)
+	f.Add("K", "a=b=c")
+	f.Fuzz(func(t *testing.T, key, value string) {
+		if !validKey(key) ||
+			strings.ContainsAny(value, "\r\n") || value != strings.TrimSpace(value) {
+			t.Skip("not a line scripts/testenv writes")
+		}
+		got, err := parseEnv(bufio.NewScanner(strings.NewReader(key + "=" + value + "\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := value
+		if len(want) >= 2 && (want[0] == '"' || want[0] == '\'') && want[len(want)-1] == want[0] {
+			want = want[1 : len(want)-1]
+		}
+		if len(got) != 1 || got[key] != want {
+			t.Fatalf("parseEnv(%q) = %v, want {%s: %q}", key+"="+value, got, key, want)
+		}
+	})
+}
+
+func validKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}

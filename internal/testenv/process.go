@@ -129,9 +129,9 @@ func (p *process) logTail() string {
 		return ""
 	}
 	defer f.Close()
-	const max = 4096
-	if st, err := f.Stat(); err == nil && st.Size() > max {
-		_, _ = f.Seek(-max, io.SeekEnd)
+	const maxTail = 4096
+	if st, err := f.Stat(); err == nil && st.Size() > maxTail {
+		_, _ = f.Seek(-maxTail, io.SeekEnd)
 	}
 	b, _ := io.ReadAll(f)
 	return "\n--- " + p.logPath + " (tail) ---\n" + string(b)
