@@ -555,34 +555,47 @@ func (e *entry) trigger(now time.Time) {
 // one of the run in flight, or the one of a run it starts. It returns
 // ctx.Err() when ctx ends first, leaving the run to the other callers.
 func (e *entry) await(ctx context.Context, now time.Time) (*outcome, error) {
-	if o := e.last.Load(); o.fresh(now) {
-		return o, nil
-	}
-	e.mu.Lock()
-	if o := e.last.Load(); o.fresh(now) {
-		e.mu.Unlock()
-		return o, nil
-	}
-	r := e.running
-	switch {
-	case r == nil:
-		if r = e.startLocked(); r == nil {
-			e.mu.Unlock()
-			return e.publish(e.newOutcome(time.Now(), 0, nil, ErrStopped), nil, false), nil
+	for {
+		if o := e.last.Load(); o.fresh(now) {
+			return o, nil
 		}
-	case r.abandoned:
-		// The previous run timed out and its function has not returned:
-		// do not pile a second one on it; say so.
+		e.mu.Lock()
+		if o := e.last.Load(); o.fresh(now) {
+			e.mu.Unlock()
+			return o, nil
+		}
+		r := e.running
+		switch {
+		case r == nil:
+			if r = e.startLocked(); r == nil {
+				e.mu.Unlock()
+				return e.publish(e.newOutcome(time.Now(), 0, nil, ErrStopped), nil, false), nil
+			}
+		case r.abandoned:
+			// The previous run timed out and its function has not
+			// returned: do not pile a second one on it; say so.
+			e.mu.Unlock()
+			t := time.Now()
+			return e.publish(e.newOutcome(t, t.Sub(r.start), nil, ErrStillRunning), nil, false), nil
+		case r.settled:
+			// The run has finished but its goroutine is still calling the
+			// listeners, and its result has already expired (a TTL shorter
+			// than the listeners): wait for it to end, then run again.
+			e.mu.Unlock()
+			select {
+			case <-r.exited:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
 		e.mu.Unlock()
-		t := time.Now()
-		return e.publish(e.newOutcome(t, t.Sub(r.start), nil, ErrStillRunning), nil, false), nil
-	}
-	e.mu.Unlock()
-	select {
-	case <-r.done:
-		return r.res, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		select {
+		case <-r.done:
+			return r.res, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

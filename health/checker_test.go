@@ -540,6 +540,11 @@ func TestStatusListener(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Listeners run after the result is handed to the callers; Stop waits
+	// for the runs, and so for their listeners.
+	if err := c.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	want := []string{
 		"db unknown->pass (<nil>) 1 <nil>",
 		"db pass->fail (refused) 1 <nil>",

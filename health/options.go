@@ -63,7 +63,8 @@ func WithLogger(l *zap.Logger) Option {
 // outside every lock of the checker, from the goroutine that finished the
 // run, so it may call the checker; calls for one check never overlap, calls
 // for different checks may. The next run of that check starts only after
-// every listener has returned, so keep listeners short.
+// every listener has returned, so keep listeners short, and do not wait in a
+// listener for a new run of the check it is told about.
 func WithStatusListener(f func(StatusChange)) Option {
 	return func(o *options) {
 		if f != nil {
