@@ -31,12 +31,12 @@ type Checker struct {
 	log       *zap.Logger
 	listeners []func(StatusChange)
 
-	regMu sync.Mutex // serialises Register; never taken by a request
+	regMu sync.Mutex // serializes Register; never taken by a request
 	set   atomic.Pointer[checkSet]
 
 	draining atomic.Bool
 
-	base   context.Context // parent of every run; cancelled by Stop
+	base   context.Context // parent of every run; canceled by Stop
 	cancel context.CancelCauseFunc
 
 	// lifeMu guards the fields below. It is taken when a run starts or ends
@@ -188,7 +188,7 @@ func validateCheck(ch Check) error {
 		return &RegisterError{Name: ch.Name, Reason: reason, Err: ErrInvalidCheck}
 	}
 	if !validName(ch.Name) {
-		return invalid("Name must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit")
+		return invalid("Name must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
 	}
 	if (ch.Func == nil) == (ch.DetailFunc == nil) {
 		return invalid("exactly one of Func and DetailFunc must be set")
@@ -202,9 +202,10 @@ func validateCheck(ch Check) error {
 	return nil
 }
 
-// validName: 1 to 128 of [A-Za-z0-9._-], starting with a letter or digit.
-// A name is one path segment (/readyz/{name}) and never holds a comma (the
-// separator of ?exclude=).
+// validName: 1 to 128 of [A-Za-z0-9._:-], starting with a letter or digit
+// (providers name theirs "redis" and "redis:cache"). A name is one path
+// segment (/readyz/{name}) and never holds a comma (the separator of
+// ?exclude=).
 func validName(s string) bool {
 	if s == "" || len(s) > maxNameLen {
 		return false
@@ -213,7 +214,7 @@ func validName(s string) bool {
 		b := s[i]
 		switch {
 		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
-		case (b == '.' || b == '_' || b == '-') && i > 0:
+		case (b == '.' || b == '_' || b == '-' || b == ':') && i > 0:
 		default:
 			return false
 		}
@@ -434,6 +435,7 @@ func (c *Checker) Stop(ctx context.Context) error {
 	runs := maps.Clone(c.runs)
 	c.lifeMu.Unlock()
 
+	c.cancel(ErrStopped)
 	if loopStop != nil {
 		close(loopStop)
 		select {
@@ -442,7 +444,6 @@ func (c *Checker) Stop(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	c.cancel(ErrStopped)
 	var stuck []string
 	for r, e := range runs {
 		if !r.wait(ctx, r.start.Add(e.timeout)) {
@@ -450,13 +451,13 @@ func (c *Checker) Stop(ctx context.Context) error {
 		}
 	}
 	if len(stuck) == 0 {
-		return ctx.Err()
+		return nil
 	}
 	slices.Sort(stuck)
 	stuck = slices.Compact(stuck)
 	c.log.Warn("health checks still running at stop: they ignore their context",
 		zap.String(grellog.FieldOp, "stop"), zap.Strings("checks", stuck))
-	return fmt.Errorf("grelhealth: stop: %s did not return after its context was cancelled: %w",
+	return fmt.Errorf("grelhealth: stop: %s did not return after its context was canceled: %w",
 		strings.Join(stuck, ", "), ErrStillRunning)
 }
 

@@ -251,7 +251,7 @@ func TestSingleFlightRealTime(t *testing.T) {
 }
 
 // TestHangingCheck: a check that passes its timeout is answered at the
-// timeout, reported failed, and its run ends (its ctx is cancelled).
+// timeout, reported failed, and its run ends (its ctx is canceled).
 func TestHangingCheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newChecker(t, grelhealth.WithTimeout(2*time.Second))
@@ -359,7 +359,7 @@ func TestCallerCancel(t *testing.T) {
 		}()
 		start := time.Now()
 		if _, err := c.Check(ctx, "db"); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 100*time.Millisecond {
-			t.Fatalf("cancelled caller: %v after %v", err, time.Since(start))
+			t.Fatalf("canceled caller: %v after %v", err, time.Since(start))
 		}
 		if ok, err := c.Ready(ctx); ok || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Ready with a done ctx = %v, %v", ok, err)
@@ -369,7 +369,7 @@ func TestCallerCancel(t *testing.T) {
 			t.Fatalf("other caller: %+v, %v after %v", other, otherErr, time.Since(start))
 		}
 		if got := runCtxErr.Load(); got != "<nil>" {
-			t.Fatalf("the run's ctx was cancelled by a caller: %v", got)
+			t.Fatalf("the run's ctx was canceled by a caller: %v", got)
 		}
 	})
 }
@@ -675,7 +675,7 @@ func TestStopStuckCheck(t *testing.T) {
 			<-release
 			return nil
 		}})
-		c.Ready(t.Context())
+		_, _ = c.Ready(t.Context())
 		start := time.Now()
 		err := c.Stop(t.Context())
 		if !errors.Is(err, grelhealth.ErrStillRunning) || !strings.Contains(err.Error(), "stuck") {
@@ -739,7 +739,7 @@ func TestReadyAllocs(t *testing.T) {
 	if ok, err := c.Ready(ctx); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if n := testing.AllocsPerRun(1000, func() { c.Ready(ctx) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { _, _ = c.Ready(ctx) }); n != 0 {
 		t.Fatalf("Ready allocates %v per call", n)
 	}
 }

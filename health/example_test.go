@@ -21,7 +21,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer c.Stop(context.Background())
+	defer func() { _ = c.Stop(context.Background()) }()
 	_ = c.Register(grelhealth.Check{Name: "db", Func: func(ctx context.Context) error { return nil }})
 	_ = c.Register(grelhealth.Check{Name: "search", NonCritical: true, Func: func(ctx context.Context) error {
 		return errors.New("connection refused")
@@ -43,7 +43,7 @@ func Example() {
 
 func ExampleHandler_Mount() {
 	c, _ := grelhealth.NewFromConfig(grelhealth.DefaultConfig())
-	defer c.Stop(context.Background())
+	defer func() { _ = c.Stop(context.Background()) }()
 	_ = c.Register(grelhealth.Check{Name: "db", Func: func(context.Context) error { return errors.New("refused") }})
 
 	mux := http.NewServeMux()
@@ -69,7 +69,7 @@ func ExampleHandler_Mount() {
 
 func ExampleWithAuthorizer() {
 	c, _ := grelhealth.NewFromConfig(grelhealth.DefaultConfig())
-	defer c.Stop(context.Background())
+	defer func() { _ = c.Stop(context.Background()) }()
 	_ = c.Register(grelhealth.Check{Name: "db", Func: func(context.Context) error { return errors.New("refused") }})
 	h := grelhealth.NewHandler(c, grelhealth.WithAuthorizer(grelhealth.BearerToken("ops-token")))
 
@@ -89,7 +89,7 @@ func ExampleWithAuthorizer() {
 
 func ExampleChecker_Drain() {
 	c, _ := grelhealth.NewFromConfig(grelhealth.DefaultConfig(), grelhealth.WithDrainDelay(10*time.Millisecond))
-	defer c.Stop(context.Background())
+	defer func() { _ = c.Stop(context.Background()) }()
 	h := grelhealth.NewHandler(c)
 	code := func() int {
 		rec := httptest.NewRecorder()
@@ -111,7 +111,7 @@ func ExampleWithStatusListener() {
 		grelhealth.WithStatusListener(func(ch grelhealth.StatusChange) {
 			fmt.Printf("%s: %s -> %s\n", ch.Name, ch.Previous, ch.Result.Status)
 		}))
-	defer c.Stop(context.Background())
+	defer func() { _ = c.Stop(context.Background()) }()
 	_ = c.Register(grelhealth.Check{Name: "db", Func: func(context.Context) error {
 		if up {
 			return nil
@@ -156,7 +156,7 @@ func exampleServer(lc fx.Lifecycle, h *grelhealth.Handler) *http.Server {
 	h.Mount(mux)
 	srv := &http.Server{Addr: "127.0.0.1:0", Handler: mux}
 	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error { fmt.Println("server started"); return nil }, // go srv.Serve(ln)
+		OnStart: func(context.Context) error { fmt.Println("server started"); return nil }, // the real one serves on a listener
 		OnStop: func(ctx context.Context) error {
 			fmt.Println("server stopping, draining:", h.Checker().Draining())
 			return srv.Shutdown(ctx)

@@ -322,6 +322,7 @@ func TestOneCheckAnyMux(t *testing.T) {
 	c := newChecker(t)
 	mustRegister(t, c,
 		grelhealth.Check{Name: "ok", Func: pass},
+		grelhealth.Check{Name: "redis:cache", Func: pass},
 		grelhealth.Check{Name: "bad", Func: func(context.Context) error { return errors.New("x") }, NonCritical: true},
 	)
 	h := grelhealth.NewHandler(c)
@@ -339,6 +340,9 @@ func TestOneCheckAnyMux(t *testing.T) {
 		{plain, "/ops/ready/nope", 404},
 		{plain, "/ops/health/bad", 503},
 		{mux(h), "/readyz/ok", 200},
+		{mux(h), "/readyz/redis:cache", 200},
+		{mux(h), "/healthz/redis:cache", 200},
+		{mux(h), "/readyz?exclude=redis:cache,ok", 200},
 		{mux(h), "/readyz/ok/extra", 404},
 		{http.StripPrefix("/x", h.ReadyzCheck()), "/x/ok", 200},
 	}

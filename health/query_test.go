@@ -75,8 +75,8 @@ func FuzzParseQuery(f *testing.F) {
 
 func TestValidName(t *testing.T) {
 	for name, want := range map[string]bool{
-		"redis": true, "Redis-1": true, "pg.primary": true, "a_b": true, "0": true,
-		"": false, ".a": false, "_a": false, "a/b": false, "a,b": false, "a b": false, "é": false, "a%2Fb": false,
+		"redis": true, "redis:cache": true, "Redis-1": true, "pg.primary": true, "a_b": true, "0": true,
+		"": false, ":a": false, ".a": false, "_a": false, "a/b": false, "a,b": false, "a b": false, "é": false, "a%2Fb": false,
 	} {
 		if validName(name) != want {
 			t.Errorf("validName(%q) = %v", name, !want)
