@@ -6,7 +6,6 @@ replace github.com/grelmicro/grelmicro-go => ../
 
 require (
 	cirello.io/pglock v1.14.0 // indirect
-	github.com/alexliesenfeld/health v0.8.0 // indirect
 	github.com/avast/retry-go/v4 v4.7.0 // indirect
 	github.com/bsm/redislock v0.9.4 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
@@ -22,13 +21,21 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	github.com/ulule/limiter/v3 v3.11.2 // indirect
+	go.opentelemetry.io/otel v1.47.0 // indirect
+	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
+	go.uber.org/dig v1.19.0 // indirect
+	go.uber.org/fx v1.24.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	go.uber.org/zap v1.28.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	k8s.io/client-go v0.37.2 // indirect
 )
 
-require github.com/grelmicro/grelmicro-go v0.0.0-00010101000000-000000000000
+require (
+	github.com/alexliesenfeld/health v0.8.0
+	github.com/grelmicro/grelmicro-go v0.0.0-00010101000000-000000000000
+)
