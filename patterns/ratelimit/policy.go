@@ -141,6 +141,11 @@ func (p Policy) decideWindow(s *State, now, n int64, peek bool) Decision {
 		start += k * window
 		elapsed -= k * window
 	}
+	if prev == 0 && cur == 0 {
+		// Nothing counted in the last two windows: the same as no state,
+		// so the windows start again at this request.
+		start, elapsed = now, 0
+	}
 	weight := float64(window-elapsed) / float64(window)
 	limit := float64(p.Limit)
 	est := float64(prev)*weight + float64(cur)
