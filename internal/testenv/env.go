@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,8 +56,11 @@ func lookup(key string) (value, where string) {
 		return "", "$" + key + " (unset; no " + modulePath + " go.mod above the working directory)"
 	}
 	vals, err := readEnvFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", "$" + key + " (unset, and no " + path + ")"
+	}
 	if err != nil {
-		return "", "$" + key + " (unset; " + path + " unreadable)"
+		return "", "$" + key + " (unset; " + path + ": " + err.Error() + ")"
 	}
 	if v := vals[key]; v != "" {
 		return v, path

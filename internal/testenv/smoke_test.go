@@ -36,6 +36,7 @@ func redisClient(t *testing.T, url string) *redis.Client {
 	}
 	opts.MaxRetries = -1 // fail fast: the restart tests want to see the outage
 	opts.DialTimeout = time.Second
+	opts.DialerRetries = 1
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
