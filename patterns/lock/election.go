@@ -310,22 +310,29 @@ func (e *LeaderElection) lead(ctx context.Context, h *Hold) {
 	if cbDone != nil {
 		<-cbDone
 	}
-	// Free the lease so a successor need not wait for it to expire. After a
-	// loss the store usually refuses (another holder, or unreachable);
-	// trying costs one bounded round trip.
+	// Free the lease so a successor need not wait for it to expire: on stop
+	// before OnStoppedLeading (bounded by RenewDeadline); after a loss the
+	// store usually refuses or does not answer, so it is tried after
+	// OnStoppedLeading and bounded by RetryInterval.
 	cfg := e.cfg.Load()
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.RenewDeadline)
-	err := h.Release(rctx)
-	rcancel()
-	lost := ctx.Err() == nil
-	if lost {
-		e.c.log.Info("stopped leading", zap.String(grellog.FieldState, "follower"), zap.Uint64(grellog.FieldFence, h.fence), zap.Error(h.cause))
-	} else {
-		e.c.log.Info("stepped down", zap.String(grellog.FieldState, "stopped"), zap.Uint64(grellog.FieldFence, h.fence), zap.NamedError("release_error", err))
+	release := func(d time.Duration) error {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), d)
+		defer rcancel()
+		return h.Release(rctx)
 	}
+	if ctx.Err() != nil {
+		err := release(cfg.RenewDeadline)
+		e.c.log.Info("stepped down", zap.String(grellog.FieldState, "stopped"), zap.Uint64(grellog.FieldFence, h.fence), zap.NamedError("release_error", err))
+		if e.cb.OnStoppedLeading != nil {
+			e.cb.OnStoppedLeading()
+		}
+		return
+	}
+	e.c.log.Info("stopped leading", zap.String(grellog.FieldState, "follower"), zap.Uint64(grellog.FieldFence, h.fence), zap.Error(h.Err()))
 	if e.cb.OnStoppedLeading != nil {
 		e.cb.OnStoppedLeading()
 	}
+	_ = release(cfg.RetryInterval)
 }
 
 // RunWhileLeader waits until this candidate leads (the campaign must be
