@@ -27,7 +27,9 @@ func TestConfigResolution(t *testing.T) {
 		{"instance beats kind", map[string]string{"GREL_LOCK_CART_LEASE_DURATION": "5s", "GREL_LOCK_LEASE_DURATION": "9s"}, nil,
 			func(c grellock.Config) bool { return c.LeaseDuration == 5*time.Second }, ""},
 		{"kind variable", map[string]string{"GREL_LOCK_RETRY_INTERVAL": "0.5", "GREL_LOCK_AUTO_RENEW": "yes", "GREL_LOCK_WORKER": "pod-7"}, nil,
-			func(c grellock.Config) bool { return c.RetryInterval == 500*time.Millisecond && c.AutoRenew && c.Worker == "pod-7" }, ""},
+			func(c grellock.Config) bool {
+				return c.RetryInterval == 500*time.Millisecond && c.AutoRenew && c.Worker == "pod-7"
+			}, ""},
 		{"option beats variable", map[string]string{"GREL_LOCK_CART_LEASE_DURATION": "5s"}, []grellock.Option{grellock.WithLeaseDuration(7 * time.Second)},
 			func(c grellock.Config) bool { return c.LeaseDuration == 7*time.Second }, ""},
 		{"GREL_ENV_LOAD=false", map[string]string{"GREL_ENV_LOAD": "false", "GREL_LOCK_LEASE_DURATION": "5s"}, nil,

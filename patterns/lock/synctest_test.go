@@ -98,7 +98,7 @@ func TestMemorySteps(t *testing.T) {
 			{at: 1500 * time.Millisecond, op: "extend", token: "a", lease: time.Second, err: grellock.ErrNotHeld},
 			{at: 1500 * time.Millisecond, op: "release", token: "a", err: grellock.ErrNotHeld},
 			{at: 1500 * time.Millisecond, op: "acquire", token: "a", lease: time.Second, fence: 2, holder: "w-a"}, // same token after expiry: new fence, same holder: no transition
-			{at: 2 * time.Second, op: "extend", token: "a", lease: 3 * time.Second, fence: 2, holder: "w-a"}, // until 5s
+			{at: 2 * time.Second, op: "extend", token: "a", lease: 3 * time.Second, fence: 2, holder: "w-a"},      // until 5s
 			{at: 4 * time.Second, op: "acquire", token: "b", lease: time.Second, err: grellock.ErrNotAcquired, fence: 2, holder: "w-a"},
 			{at: 4 * time.Second, op: "release", token: "b", err: grellock.ErrNotHeld},
 			{at: 4 * time.Second, op: "release", token: "a"},
@@ -442,9 +442,9 @@ func TestElectionTimings(t *testing.T) {
 		m := grellock.NewMemory()
 		fa := &faulty{Backend: m}
 		type events struct {
-			mu                 sync.Mutex
-			started, stopped   []time.Duration
-			leaders            []string
+			mu               sync.Mutex
+			started, stopped []time.Duration
+			leaders          []string
 		}
 		start := time.Now()
 		mk := func(id string, b grellock.Backend, ev *events) *grellock.LeaderElection {
