@@ -1,0 +1,89 @@
+package grelpostgres
+
+import (
+	"errors"
+	"strings"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+)
+
+var (
+	// ErrInvalidConfig matches every [*ConfigError] with errors.Is.
+	ErrInvalidConfig = errors.New("grelpostgres: invalid connection settings")
+	// ErrUnavailable matches every [*ConnectError].
+	ErrUnavailable = errors.New("grelpostgres: postgres unavailable")
+	// ErrStopped is returned by [Provider.Ready] after Stop.
+	ErrStopped = errors.New("grelpostgres: provider stopped")
+	// ErrMigration matches every [*MigrationError].
+	ErrMigration = errors.New("grelpostgres: migration failed")
+)
+
+// ConfigError is a connection string or libpq variable that was refused. It
+// names the variables that supplied the settings and the reason, never a
+// value.
+type ConfigError struct {
+	// Variables are the variables that were set (DATABASE_URL, PGSSLMODE);
+	// empty for a connection string given in code.
+	Variables []string
+	// Reason says what is wrong, without the value.
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	where := "connection string given in code"
+	if len(e.Variables) > 0 {
+		where = strings.Join(e.Variables, ", ")
+	}
+	return "grelpostgres: " + where + ": invalid connection settings: " + e.Reason
+}
+
+// Is matches [ErrInvalidConfig] and grelconfig.ErrInvalid.
+func (e *ConfigError) Is(target error) bool {
+	return target == ErrInvalidConfig || target == grelconfig.ErrInvalid
+}
+
+// ConnectError is a failed connect or readiness query. Addr names the server
+// (user, hosts, database) and never the password.
+type ConnectError struct {
+	Name string
+	Addr string
+	Err  error
+}
+
+func (e *ConnectError) Error() string {
+	inst := ""
+	if e.Name != "" {
+		inst = " (instance " + e.Name + ")"
+	}
+	return "grelpostgres: cannot reach " + e.Addr + inst + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Is matches [ErrUnavailable].
+func (e *ConnectError) Is(target error) bool { return target == ErrUnavailable }
+
+// MigrationError is a migration that could not be applied; the transaction
+// that ran it was rolled back, so no migration of that call is applied.
+type MigrationError struct {
+	// Migration is the failing migration's name ("" when the failure is in
+	// the bookkeeping: the lock, the schema, grel_migrations).
+	Migration string
+	Schema    string
+	Err       error
+}
+
+func (e *MigrationError) Error() string {
+	what := "migrations"
+	if e.Migration != "" {
+		what = "migration " + e.Migration
+	}
+	return "grelpostgres: " + what + " in schema " + e.Schema + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *MigrationError) Unwrap() error { return e.Err }
+
+// Is matches [ErrMigration].
+func (e *MigrationError) Is(target error) bool { return target == ErrMigration }

@@ -1,0 +1,122 @@
+package grelpostgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/testenv"
+)
+
+func TestModuleDefaultAndNamed(t *testing.T) {
+	env := testenv.Postgres(t)
+	other := env.Schema + "_reports"
+	t.Cleanup(func() {
+		db := pool(t, env.BaseURL)
+		_, _ = db.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{other}.Sanitize()+" CASCADE")
+	})
+	reg := grelconfig.NewRegistry(grelconfig.Map(map[string]string{
+		"DATABASE_URL":                 env.URL,
+		"DATABASE_REPORTS_URL":         env.URL,
+		"GREL_POSTGRES_SCHEMA":         env.Schema,
+		"GREL_POSTGRES_REPORTS_SCHEMA": other,
+	}))
+	var g struct {
+		fx.In
+		Default   *pgxpool.Pool
+		Reports   *pgxpool.Pool `name:"reports"`
+		Provider  *Provider
+		Instances []Instance         `group:"grel.postgres.instances"`
+		Checks    []grelhealth.Check `group:"grel.health.checks"`
+	}
+	app := fxtest.New(t, fx.NopLogger, fx.Supply(reg),
+		Module, Named("reports"),
+		Migrations(Migration{Name: "m_0001", SQL: "CREATE TABLE {{schema}}.grel_things (n int)"}),
+		Migrations(Migration{Name: "m_0002", SQL: "INSERT INTO {{schema}}.grel_things VALUES (1)"}),
+		fx.Populate(&g))
+	app.RequireStart()
+	if g.Default == nil || g.Reports == nil || g.Default == g.Reports || g.Provider.Pool() != g.Default {
+		t.Fatal("default and named pools must both resolve and differ")
+	}
+	schemas := map[string]string{}
+	for _, in := range g.Instances {
+		schemas[in.Name] = in.Schema
+	}
+	if schemas[""] != env.Schema || schemas["reports"] != other || len(schemas) != 2 {
+		t.Fatalf("instances = %v", schemas)
+	}
+	// Both schemas were migrated at start.
+	for _, s := range []string{env.Schema, other} {
+		var n int
+		if err := g.Default.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{s}.Sanitize()+".grel_things").Scan(&n); err != nil || n != 1 {
+			t.Errorf("schema %s: %d rows, %v", s, n, err)
+		}
+	}
+	var names []string
+	for _, c := range g.Checks {
+		names = append(names, c.Name)
+		if err := c.Func(context.Background()); err != nil || c.NonCritical {
+			t.Errorf("check %s: %v (non-critical %v)", c.Name, err, c.NonCritical)
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"postgres", "postgres:reports"}) {
+		t.Errorf("checks = %v", names)
+	}
+	app.RequireStop()
+	if err := g.Default.Ping(context.Background()); err == nil {
+		t.Error("the default pool is open after stop")
+	}
+}
+
+func TestModuleFromPool(t *testing.T) {
+	env := testenv.Postgres(t)
+	mine := pool(t, env.URL)
+	var got *pgxpool.Pool
+	app := fxtest.New(t, fx.NopLogger, FromPool("", mine, WithSchema(env.Schema)), fx.Populate(&got))
+	app.RequireStart()
+	app.RequireStop()
+	if got != mine {
+		t.Fatal("FromPool does not provide the app's pool")
+	}
+	if err := mine.Ping(context.Background()); err != nil {
+		t.Fatalf("the app's pool was closed: %v", err)
+	}
+}
+
+func TestModuleDownAtStart(t *testing.T) {
+	addr := silentServer(t)
+	reg := grelconfig.NewRegistry(grelconfig.Map(map[string]string{"DATABASE_URL": "postgres://u:hunter2@" + addr + "/db?sslmode=disable"}))
+	app := fx.New(fx.NopLogger, fx.Supply(reg), Module, fx.StartTimeout(500*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
+	defer cancel()
+	begin := time.Now()
+	err := app.Start(ctx)
+	if err == nil {
+		_ = app.Stop(context.Background())
+		t.Fatal("the app started against a silent server")
+	}
+	if took := time.Since(begin); took > 3*time.Second {
+		t.Errorf("start took %s with a 500ms start timeout", took)
+	}
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("start error %q should be ErrUnavailable, name %s and hide the password", err, addr)
+	}
+}
+
+func TestModuleConfigError(t *testing.T) {
+	app := fx.New(fx.NopLogger, fx.Supply(grelconfig.NewRegistry(grelconfig.Map(nil))), Named("audit"))
+	if err := app.Err(); err == nil || !strings.Contains(err.Error(), "DATABASE_AUDIT_URL") {
+		t.Fatalf("fx.New error = %v, want one naming DATABASE_AUDIT_URL", err)
+	}
+}

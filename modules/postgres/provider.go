@@ -1,0 +1,235 @@
+package grelpostgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/zap"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	grellog "github.com/grelmicro/grelmicro-go/logging"
+)
+
+// Instance is one PostgreSQL pool offered to adapters through
+// [InstancesGroup]. Schema is where the adapters' tables live.
+type Instance struct {
+	// Name is the provider instance name ("" for the default).
+	Name   string
+	Pool   *pgxpool.Pool
+	Schema string
+}
+
+// Provider owns one pgx pool: its config, its lifecycle, its migrations and
+// its readiness check. A Provider made by [Wrap] does not own its pool and
+// never closes it.
+type Provider struct {
+	name        string
+	pool        *pgxpool.Pool
+	addr        string
+	cfg         Config
+	owned       bool
+	nonCritical bool
+	migrations  []Migration
+	log         *zap.Logger
+
+	stopped  atomic.Bool
+	stopOnce sync.Once
+}
+
+// New returns a Provider for the named instance ("" for the default). The
+// connection string comes from [WithConnString], else DATABASE_URL then
+// POSTGRES_URL (DATABASE_{NAME}_URL, POSTGRES_{NAME}_URL for a named
+// instance), with libpq's PG* variables filling what it leaves out; all are
+// read through the registry (see [WithRegistry]). The schema and
+// auto-migrate come from GREL_POSTGRES_[{NAME}_]SCHEMA and _MIGRATE. New
+// creates the pool without connecting: [Provider.Start] does.
+func New(name string, opts ...Option) (*Provider, error) {
+	o := buildOptions(opts)
+	reg := o.reg
+	if reg == nil {
+		reg = grelconfig.NewRegistry(grelconfig.Env())
+	}
+	cfg, err := spec.Resolve(reg, name, o.settings...)
+	if err != nil {
+		return nil, err
+	}
+	conn, vars, err := vendorSettings(reg, name, o.conn, o.hasConn)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := parsePoolConfig(conn, vars)
+	if err != nil {
+		return nil, err
+	}
+	if o.tp != nil && !isNoop(o.tp) {
+		pc.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(o.tp))
+	}
+	if o.configure != nil {
+		o.configure(pc)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, &ConfigError{Variables: vars, Reason: cleanReason(err)}
+	}
+	return newProvider(name, pool, describeConfig(&pc.ConnConfig.Config), cfg, true, o), nil
+}
+
+// Wrap returns a Provider over a pool the app already owns, for the named
+// instance. Stop does not close it. The schema and auto-migrate still come
+// from GREL_POSTGRES_* (and options).
+func Wrap(name string, pool *pgxpool.Pool, opts ...Option) (*Provider, error) {
+	if pool == nil {
+		return nil, errors.New("grelpostgres: Wrap: pool is nil")
+	}
+	o := buildOptions(opts)
+	cfg, err := spec.Resolve(o.reg, name, o.settings...) // a nil registry reads the process environment
+	if err != nil {
+		return nil, err
+	}
+	return newProvider(name, pool, describeConfig(&pool.Config().ConnConfig.Config), cfg, false, o), nil
+}
+
+func newProvider(name string, pool *pgxpool.Pool, addr string, cfg Config, owned bool, o options) *Provider {
+	return &Provider{
+		name: name, pool: pool, addr: addr, cfg: cfg, owned: owned, nonCritical: o.nonCritical,
+		migrations: o.migrations,
+		log:        o.log.With(zap.String(grellog.FieldBackend, "postgres"), zap.String(grellog.FieldName, name)),
+	}
+}
+
+// Name returns the instance name ("" for the default).
+func (p *Provider) Name() string { return p.name }
+
+// Pool returns the shared pool.
+func (p *Provider) Pool() *pgxpool.Pool { return p.pool }
+
+// Config returns grelmicro's settings of the instance.
+func (p *Provider) Config() Config { return p.cfg }
+
+// Schema returns the schema of grelmicro's tables.
+func (p *Provider) Schema() string { return p.cfg.Schema }
+
+// Addr names the server (user, hosts, database), never the password.
+func (p *Provider) Addr() string { return p.addr }
+
+// Owned reports whether the provider created the pool (and closes it).
+func (p *Provider) Owned() bool { return p.owned }
+
+// Instance returns the value adapters receive through [InstancesGroup].
+func (p *Provider) Instance() Instance {
+	return Instance{Name: p.name, Pool: p.pool, Schema: p.cfg.Schema}
+}
+
+// Start connects and runs SELECT 1 within ctx, then, when Migrate is on,
+// applies the migrations given by [WithMigrations] (and, under Fx, those of
+// [MigrationsGroup]). A server that is down or silent fails Start with a
+// [*ConnectError] before ctx's deadline.
+func (p *Provider) Start(ctx context.Context) error {
+	return p.start(ctx, nil)
+}
+
+func (p *Provider) start(ctx context.Context, extra []Migration) error {
+	ctx, cancel := beforeDeadline(ctx)
+	defer cancel()
+	if err := p.ping(ctx); err != nil {
+		p.log.Warn("postgres unreachable at start", zap.String("addr", p.addr), zap.Error(err))
+		return err
+	}
+	p.log.Info("postgres connected", zap.String("addr", p.addr), zap.String(grellog.FieldState, "ready"))
+	ms := append(slices.Clone(p.migrations), extra...)
+	if !p.cfg.Migrate || len(ms) == 0 {
+		return nil
+	}
+	begin := time.Now()
+	if err := Migrate(ctx, p.pool, p.cfg.Schema, ms...); err != nil {
+		return err
+	}
+	p.log.Debug("postgres migrations applied", zap.String("schema", p.cfg.Schema), zap.Int("migrations", len(ms)),
+		zap.Duration(grellog.FieldDuration, time.Since(begin)))
+	return nil
+}
+
+// Ready is the readiness check: SELECT 1 within ctx. After Stop it returns
+// [ErrStopped].
+func (p *Provider) Ready(ctx context.Context) error {
+	if p.stopped.Load() {
+		return ErrStopped
+	}
+	return p.ping(ctx)
+}
+
+func (p *Provider) ping(ctx context.Context) error {
+	var one int
+	err := p.pool.QueryRow(ctx, "SELECT 1").Scan(&one)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = errors.Join(ctx.Err(), err)
+	}
+	return &ConnectError{Name: p.name, Addr: p.addr, Err: err}
+}
+
+// Stop closes the pool if the provider owns it (waiting for connections in
+// use to be released). It is idempotent.
+func (p *Provider) Stop(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		p.stopped.Store(true)
+		if !p.owned {
+			return
+		}
+		done := make(chan struct{})
+		go func() { p.pool.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			p.log.Warn("postgres pool still closing: connections in use past the stop timeout")
+		}
+		p.log.Debug("postgres closed")
+	})
+	return nil
+}
+
+// CheckName returns the readiness check's name: "postgres" for the default
+// instance, "postgres:<name>" otherwise.
+func CheckName(name string) string {
+	if name == "" {
+		return "postgres"
+	}
+	return "postgres:" + name
+}
+
+// HealthCheck returns the readiness check for the health module, critical
+// unless [WithNonCriticalCheck] was given.
+func (p *Provider) HealthCheck() grelhealth.Check {
+	return grelhealth.Check{Name: CheckName(p.name), Func: p.Ready, NonCritical: p.nonCritical}
+}
+
+// beforeDeadline returns a ctx that ends a little before ctx's deadline, so
+// that Start reports its own error (naming the server) before Fx gives up
+// on the hook.
+func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := min(time.Until(dl)/10, 250*time.Millisecond)
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
+func isNoop(tp trace.TracerProvider) bool {
+	switch tp.(type) {
+	case noop.TracerProvider, *noop.TracerProvider:
+		return true
+	}
+	return false
+}
