@@ -11,8 +11,9 @@
 // real time with short leases (one second, the granularity of a Kubernetes
 // Lease), so it takes a few tens of seconds.
 //
-// [Contend] and [Failover] run several OS processes (the test binary, re-run
-// by [Main] from TestMain) against one store: every hold is recorded with its
+// [Contend] and [Failover] run several OS processes (the test binary,
+// re-running the calling test in a child role; no TestMain needed) against
+// one store: every hold is recorded with its
 // wall-clock interval and fence in a shared file, and the parent checks that
 // no two holds overlap and that fences only increase; Failover kills the
 // leader and checks that another process leads within the lease and one

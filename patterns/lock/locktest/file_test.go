@@ -139,14 +139,9 @@ func (f *fileBackend) Get(ctx context.Context, name string) (rec grellock.Record
 	return rec, err
 }
 
-const fileEnv = "GREL_LOCKTEST_FILEBACKEND"
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestMain(m *testing.M) {
-	grellocktest.Main(func() (grellock.Backend, error) {
-		return &fileBackend{path: os.Getenv(fileEnv)}, nil
-	})
-	goleak.VerifyTestMain(m)
-}
+func openFile(path string) (grellock.Backend, error) { return &fileBackend{path: path}, nil }
 
 func newFileStore(t *testing.T) string { return filepath.Join(t.TempDir(), "locks.json") }
 
@@ -158,14 +153,22 @@ func TestFileBackendConformance(t *testing.T) {
 }
 
 func TestFileBackendProcesses(t *testing.T) {
-	holds := grellocktest.Contend(t, grellocktest.Contention{Env: []string{fileEnv + "=" + newFileStore(t)}})
+	var path string
+	if !grellocktest.IsChild() {
+		path = newFileStore(t)
+	}
+	holds := grellocktest.Contend(t, grellocktest.Contention{Shared: path, NewBackend: openFile})
 	if len(holds) != 60 {
 		t.Fatalf("%d holds", len(holds))
 	}
 }
 
 func TestFileBackendFailover(t *testing.T) {
-	terms := grellocktest.Failover(t, grellocktest.FailoverConfig{Env: []string{fileEnv + "=" + newFileStore(t)}})
+	var path string
+	if !grellocktest.IsChild() {
+		path = newFileStore(t)
+	}
+	terms := grellocktest.Failover(t, grellocktest.FailoverConfig{Shared: path, NewBackend: openFile})
 	if len(terms) < 3 {
 		t.Fatalf("%d terms, want at least 3 (two failovers)", len(terms))
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,47 +22,54 @@ import (
 
 // The variables through which a parent test hands a child process its part.
 const (
-	envRole  = "GREL_LOCKTEST_ROLE" // "contend" or "elect"
-	envFile  = "GREL_LOCKTEST_FILE"
-	envName  = "GREL_LOCKTEST_NAME"
-	envHolds = "GREL_LOCKTEST_HOLDS"
-	envLease = "GREL_LOCKTEST_LEASE"
-	envRetry = "GREL_LOCKTEST_RETRY"
-	envRenew = "GREL_LOCKTEST_RENEW"
-	envStart = "GREL_LOCKTEST_START"
+	envRole   = "GREL_LOCKTEST_ROLE" // "contend" or "elect"
+	envFile   = "GREL_LOCKTEST_FILE"
+	envName   = "GREL_LOCKTEST_NAME"
+	envHolds  = "GREL_LOCKTEST_HOLDS"
+	envLease  = "GREL_LOCKTEST_LEASE"
+	envRetry  = "GREL_LOCKTEST_RETRY"
+	envRenew  = "GREL_LOCKTEST_RENEW"
+	envStart  = "GREL_LOCKTEST_START"
+	envShared = "GREL_LOCKTEST_SHARED"
 )
 
-// IsChild reports whether this process was started by [Contend] or
-// [Failover].
+// IsChild reports whether this process is a child started by [Contend] or
+// [Failover]. A test that prepares a store namespace before calling them
+// skips that preparation in a child: the child gets the parent's Shared
+// value instead.
 func IsChild() bool { return os.Getenv(envRole) != "" }
 
-// Main runs this process's part and exits when the test binary was re-run
-// by [Contend] or [Failover]; otherwise it returns at once. Call it first in
-// TestMain. newBackend opens a client of the store the parent described in
-// the environment (the Env of [Contention] or [FailoverConfig]).
-func Main(newBackend func() (grellock.Backend, error)) {
-	role := os.Getenv(envRole)
-	if role == "" {
-		return
+// runChild plays this process's part and exits. It runs inside the same test
+// function as the parent (the test binary is re-run with -test.run matching
+// that test only), so no TestMain is needed.
+func runChild(t *testing.T, role string, newBackend func(shared string) (grellock.Backend, error)) {
+	if os.Getenv(envRole) != role {
+		t.Fatalf("grellocktest: this child was started for %q", os.Getenv(envRole))
 	}
-	b, err := newBackend()
+	b, err := newBackend(os.Getenv(envShared))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grellocktest child: open backend:", err)
 		os.Exit(2)
 	}
-	switch role {
-	case "contend":
+	if role == "contend" {
 		err = childContend(b)
-	case "elect":
+	} else {
 		err = childElect(b)
-	default:
-		err = fmt.Errorf("unknown role %q", role)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grellocktest child:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// testPattern is the -test.run pattern that selects exactly t.
+func testPattern(t *testing.T) string {
+	parts := strings.Split(t.Name(), "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return strings.Join(parts, "/")
 }
 
 func envDuration(name string) time.Duration {
@@ -190,10 +198,11 @@ func startChildren(t *testing.T, n int, env []string) []*child {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pattern := testPattern(t)
 	children := make([]*child, n)
 	for i := range children {
 		c := &child{exited: make(chan struct{})}
-		c.cmd = exec.Command(exe, "-test.run=^$")
+		c.cmd = exec.Command(exe, "-test.run="+pattern, "-test.count=1")
 		c.cmd.Env = append(os.Environ(), env...)
 		c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
 		if err := c.cmd.Start(); err != nil {
@@ -230,9 +239,11 @@ type Contention struct {
 	Lease, RetryInterval time.Duration
 	// Name is the lock name (default: unique to the test).
 	Name string
-	// Env is added to each child's environment: what the child's newBackend
-	// (given to [Main]) needs to reach the test's store namespace.
-	Env []string
+	// Shared is handed to every child's NewBackend: what a client needs to
+	// reach the test's store namespace (a URL and a key prefix, a file path).
+	Shared string
+	// NewBackend opens a client of the store in a child process.
+	NewBackend func(shared string) (grellock.Backend, error)
 	// Timeout bounds the whole run (default 2m).
 	Timeout time.Duration
 }
@@ -245,13 +256,17 @@ type Hold struct {
 	Lost       bool
 }
 
-// Contend runs c.Processes copies of the test binary (see [Main]) that
+// Contend runs c.Processes copies of the test binary, each re-running the
+// calling test in a child role (see [IsChild]), that
 // acquire and release one lock c.Holds times each, recording every hold
 // (wall-clock interval and fence) in a shared file, and fails t if two holds
 // overlap or fences do not increase in the order of the holds. It returns
 // the holds, ordered by start.
 func Contend(t *testing.T, c Contention) []Hold {
 	t.Helper()
+	if IsChild() {
+		runChild(t, "contend", c.NewBackend)
+	}
 	c.Processes = cmpOr(c.Processes, 3)
 	c.Holds = cmpOr(c.Holds, 20)
 	c.Lease = cmpOr(c.Lease, 5*time.Second)
@@ -261,11 +276,12 @@ func Contend(t *testing.T, c Contention) []Hold {
 		c.Name = LockName(t)
 	}
 	file := t.TempDir() + "/holds"
-	env := append([]string{
+	env := []string{
 		envRole + "=contend", envFile + "=" + file, envName + "=" + c.Name,
 		envHolds + "=" + strconv.Itoa(c.Holds), envLease + "=" + c.Lease.String(), envRetry + "=" + c.RetryInterval.String(),
 		envStart + "=" + strconv.FormatInt(time.Now().Add(2*time.Second).UnixNano(), 10),
-	}, c.Env...)
+		envShared + "=" + c.Shared,
+	}
 	children := startChildren(t, c.Processes, env)
 	deadline := time.After(c.Timeout)
 	for i, ch := range children {
@@ -369,8 +385,9 @@ type FailoverConfig struct {
 	Lease, RenewDeadline, RetryInterval time.Duration
 	// Name is the election name (default: unique to the test).
 	Name string
-	// Env is added to each child's environment, as in [Contention].
-	Env []string
+	// Shared and NewBackend are as in [Contention].
+	Shared     string
+	NewBackend func(shared string) (grellock.Backend, error)
 	// Slack is how much later than Lease + RetryInterval a successor may
 	// lead, for process scheduling and round trips (default 500ms).
 	Slack time.Duration
@@ -384,12 +401,16 @@ type Term struct {
 	Killed     bool
 }
 
-// Failover runs c.Processes candidates of one election (see [Main]), kills
+// Failover runs c.Processes candidates of one election (child processes
+// re-running the calling test, as in [Contend]), kills
 // the leader with SIGKILL Processes-1 times, and fails t unless another
 // process leads within Lease + RetryInterval (+ Slack) of each kill, terms
 // never overlap and fences increase. It returns the terms.
 func Failover(t *testing.T, c FailoverConfig) []Term {
 	t.Helper()
+	if IsChild() {
+		runChild(t, "elect", c.NewBackend)
+	}
 	c.Processes = cmpOr(c.Processes, 3)
 	c.Lease = cmpOr(c.Lease, 2*time.Second)
 	c.RenewDeadline = cmpOr(c.RenewDeadline, time.Second)
@@ -399,10 +420,11 @@ func Failover(t *testing.T, c FailoverConfig) []Term {
 		c.Name = LockName(t)
 	}
 	file := t.TempDir() + "/terms"
-	env := append([]string{
+	env := []string{
 		envRole + "=elect", envFile + "=" + file, envName + "=" + c.Name,
 		envLease + "=" + c.Lease.String(), envRenew + "=" + c.RenewDeadline.String(), envRetry + "=" + c.RetryInterval.String(),
-	}, c.Env...)
+		envShared + "=" + c.Shared,
+	}
 	children := startChildren(t, c.Processes, env)
 	byPID := map[int]*child{}
 	for _, ch := range children {
