@@ -14,7 +14,8 @@ type Check struct {
 	// DetailFunc is set.
 	Func func(ctx context.Context) error
 	// DetailFunc runs the check and returns details shown to authorized
-	// callers of /healthz.
+	// callers of /healthz (JSON-encodable values; the map must not be
+	// modified after it is returned).
 	DetailFunc func(ctx context.Context) (map[string]any, error)
 	// NonCritical checks never make the service unready; their failures show
 	// in the aggregate report only. Checks are critical by default.

@@ -323,27 +323,22 @@ func (c *Checker) Ready(ctx context.Context) (bool, error) {
 	if c.draining.Load() {
 		return false, nil
 	}
-	return passAll(ctx, c.set.Load().ready, nil)
+	return passAll(ctx, c.set.Load().ready)
 }
 
 // Live reports whether every critical liveness check passes.
 func (c *Checker) Live(ctx context.Context) (bool, error) {
-	return passAll(ctx, c.set.Load().live, nil)
+	return passAll(ctx, c.set.Load().live)
 }
 
 // passAll starts every expired check of list concurrently, then reports
 // false as soon as one fails.
-func passAll(ctx context.Context, list []*entry, exclude []string) (bool, error) {
+func passAll(ctx context.Context, list []*entry) (bool, error) {
 	now := time.Now()
 	for _, e := range list {
-		if len(exclude) == 0 || !slices.Contains(exclude, e.name) {
-			e.trigger(now)
-		}
+		e.trigger(now)
 	}
 	for _, e := range list {
-		if len(exclude) > 0 && slices.Contains(exclude, e.name) {
-			continue
-		}
 		o, err := e.await(ctx, now)
 		if err != nil {
 			return false, err
