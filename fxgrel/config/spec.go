@@ -159,6 +159,10 @@ func (f *Field[C, T]) For(algorithms ...string) *Field[C, T] {
 	return f
 }
 
+// GoName sets the Go field name that errors and describe output use, when
+// the one derived from the key (LEASE_DURATION: LeaseDuration) is not it.
+func (f *Field[C, T]) GoName(name string) *Field[C, T] { f.info.goName = name; return f }
+
 // Key returns the field's variable suffix (LEASE_DURATION).
 func (f *Field[C, T]) Key() string { return f.info.key }
 
@@ -179,13 +183,20 @@ type Setting[C any] struct {
 	apply func(*C)
 }
 
+// initialisms keep Go's spelling in derived field names (TTL, not Ttl).
+var initialisms = map[string]bool{"ID": true, "TTL": true, "URL": true, "HTTP": true, "API": true, "IP": true, "DB": true, "TLS": true, "QPS": true, "CPU": true}
+
 func goName(key string) string {
 	var b strings.Builder
-	for _, part := range strings.Split(strings.ToLower(key), "_") {
+	for _, part := range strings.Split(key, "_") {
 		if part == "" {
 			continue
 		}
-		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		if initialisms[part] {
+			b.WriteString(part)
+			continue
+		}
+		b.WriteString(part[:1] + strings.ToLower(part[1:]))
 	}
 	return b.String()
 }

@@ -367,3 +367,14 @@ func TestDescribe(t *testing.T) {
 		t.Fatalf("table lacks a variable:\n%s", b.String())
 	}
 }
+
+func TestGoNames(t *testing.T) {
+	type c struct{ A, B, D time.Duration }
+	s := grelconfig.NewSpec[c]("NAMES")
+	ttl := s.Duration("CACHE_TTL", func(x *c) *time.Duration { return &x.A }, time.Second)
+	id := s.Duration("WORKER_ID_X", func(x *c) *time.Duration { return &x.B }, time.Second)
+	own := s.Duration("RENEW", func(x *c) *time.Duration { return &x.D }, time.Second).GoName("RenewDeadline")
+	if ttl.Name() != "CacheTTL" || id.Name() != "WorkerIDX" || own.Name() != "RenewDeadline" {
+		t.Fatalf("names = %s %s %s", ttl.Name(), id.Name(), own.Name())
+	}
+}
