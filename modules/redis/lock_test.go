@@ -1,0 +1,232 @@
+package grelredis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/grelmicro/grelmicro-go/internal/testenv"
+	grelredis "github.com/grelmicro/grelmicro-go/modules/redis"
+	grellock "github.com/grelmicro/grelmicro-go/patterns/lock"
+	grellocktest "github.com/grelmicro/grelmicro-go/patterns/lock/locktest"
+)
+
+func lockClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ContextTimeoutEnabled = true
+	opts.DisableIdentity = true
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestLockConformance(t *testing.T) {
+	grellocktest.Run(t, grellocktest.PerTest(func(t *testing.T) func() grellock.Backend {
+		env := testenv.Redis(t)
+		return func() grellock.Backend {
+			return grelredis.NewLockBackend(lockClient(t, env.URL), grelredis.WithLockPrefix(env.Prefix))
+		}
+	}))
+}
+
+// openShared opens a client in a child process from "URL PREFIX".
+func openShared(t *testing.T) func(string) (grellock.Backend, error) {
+	return func(shared string) (grellock.Backend, error) {
+		url, prefix, _ := strings.Cut(shared, " ")
+		return grelredis.NewLockBackend(lockClient(t, url), grelredis.WithLockPrefix(prefix)), nil
+	}
+}
+
+func sharedEnv(t *testing.T) string {
+	if grellocktest.IsChild() {
+		return ""
+	}
+	env := testenv.Redis(t)
+	return env.URL + " " + env.Prefix
+}
+
+// Three OS processes contend for one lock: no two holds overlap, fences
+// only increase.
+func TestLockProcesses(t *testing.T) {
+	grellocktest.Contend(t, grellocktest.Contention{Shared: sharedEnv(t), NewBackend: openShared(t)})
+}
+
+// Killing the leading process: another leads within lease + retry interval.
+func TestLeaderFailoverProcesses(t *testing.T) {
+	grellocktest.Failover(t, grellocktest.FailoverConfig{Shared: sharedEnv(t), NewBackend: openShared(t)})
+}
+
+// A Redis restart (a crash: no persistence) while a lock is held: the loss is
+// signalled within the lease, nothing hangs, and the lock works again (its
+// scripts reloaded after NOSCRIPT).
+func TestLockRedisRestart(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	client := lockClient(t, srv.URL)
+	b := grelredis.NewLockBackend(client)
+	const lease = 2 * time.Second
+	l, err := grellock.New("restart", b, grellocktest.NoEnv(), grellock.WithLeaseDuration(lease), grellock.WithAutoRenew(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	defer l.Close(ctx)
+	h, err := l.TryAcquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	select {
+	case <-h.Done():
+	case <-time.After(lease + time.Second):
+		t.Fatal("loss not signalled within the lease after a Redis restart")
+	}
+	if !errors.Is(h.Err(), grellock.ErrLost) {
+		t.Errorf("Err = %v, want ErrLost", h.Err())
+	}
+	start := time.Now()
+	if err := h.Release(ctx); !errors.Is(err, grellock.ErrNotHeld) {
+		t.Errorf("Release after the restart: %v, want ErrNotHeld", err)
+	}
+	h2, err := l.AcquireWithin(ctx, 5*time.Second)
+	if err != nil {
+		t.Fatalf("acquire after the restart: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("release and re-acquire after the restart took %v", d)
+	}
+	if err := h2.Release(ctx); err != nil {
+		t.Error(err)
+	}
+
+	// A stopped server: calls end at their deadline, the hold is lost on time.
+	h3, err := l.TryAcquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	select {
+	case <-h3.Done():
+	case <-time.After(lease + time.Second):
+		t.Fatal("loss not signalled while Redis is down")
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer rcancel()
+	start = time.Now()
+	_, err = l.Acquire(rctx)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Errorf("Acquire while Redis is down: %v after %v, want its deadline", err, time.Since(start))
+	}
+	srv.Start()
+	h4, err := l.AcquireWithin(ctx, 5*time.Second)
+	if err != nil {
+		t.Fatalf("acquire after Redis came back: %v", err)
+	}
+	if err := h4.Release(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// countHook counts the commands sent to Redis.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// Every operation is one command (EVALSHA) once the scripts are cached.
+func TestLockOneRoundTrip(t *testing.T) {
+	env := testenv.Redis(t)
+	client := lockClient(t, env.URL)
+	hook := &countHook{}
+	client.AddHook(hook)
+	b := grelredis.NewLockBackend(client, grelredis.WithLockPrefix(env.Prefix))
+	ctx := context.Background()
+	req := grellock.Request{Name: "rt", Token: "tok", Holder: "w", Lease: time.Second}
+	// Warm the server's script cache.
+	_, _ = b.Acquire(ctx, req)
+	_, _ = b.Extend(ctx, req)
+	_ = b.Release(ctx, "rt", "tok")
+	_, _ = b.Get(ctx, "rt")
+	ops := []struct {
+		name string
+		do   func() error
+	}{
+		{"acquire", func() error { _, err := b.Acquire(ctx, req); return err }},
+		{"re-acquire", func() error { _, err := b.Acquire(ctx, req); return err }},
+		{"extend", func() error { _, err := b.Extend(ctx, req); return err }},
+		{"get", func() error { _, err := b.Get(ctx, "rt"); return err }},
+		{"release", func() error { return b.Release(ctx, "rt", "tok") }},
+		{"refused release", func() error {
+			if err := b.Release(ctx, "rt", "tok"); !errors.Is(err, grellock.ErrNotHeld) {
+				return errors.New("not refused")
+			}
+			return nil
+		}},
+	}
+	for _, op := range ops {
+		before := hook.n.Load()
+		if err := op.do(); err != nil {
+			t.Fatalf("%s: %v", op.name, err)
+		}
+		if n := hook.n.Load() - before; n != 1 {
+			t.Errorf("%s: %d round trips, want 1", op.name, n)
+		}
+	}
+}
+
+// LockBackends offers each Redis client to grellock.Module under its
+// instance name.
+func TestLockBackendsModule(t *testing.T) {
+	env := testenv.Redis(t)
+	client := lockClient(t, env.URL)
+	name := grellocktest.LockName(t)
+	key := grelredis.DefaultLockPrefix + name
+	t.Cleanup(func() { _ = client.Del(context.Background(), key) })
+	var lock *grellock.Lock
+	app := fxtest.New(t,
+		grelredis.FromClient("", client),
+		grelredis.LockBackends,
+		grellock.Module,
+		grellock.Named(name, grellocktest.NoEnv()),
+		fx.Invoke(fx.Annotate(func(l *grellock.Lock) { lock = l }, fx.ParamTags(grellock.Tag(name)))),
+	)
+	app.RequireStart()
+	ctx := context.Background()
+	h, err := lock.TryAcquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Exists(ctx, key).Result(); err != nil || n != 1 {
+		t.Errorf("the lock is not in Redis: %v %v", n, err)
+	}
+	app.RequireStop()
+	if h.Held() {
+		t.Error("hold not released on stop")
+	}
+	rec, err := grelredis.NewLockBackend(client).Get(ctx, name)
+	if err != nil || rec.Held() || rec.Fence != h.Fence() {
+		t.Errorf("record after stop = %+v, %v; want free with fence %d", rec, err, h.Fence())
+	}
+}
