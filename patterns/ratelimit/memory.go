@@ -22,8 +22,9 @@ const (
 //
 // Keys are spread over 64 shards, each with its own mutex. Memory is
 // bounded: a key whose state has expired (a full bucket, an empty window)
-// is idle and is forgotten by an amortised sweep of its shard, run when
-// the shard has doubled since its last sweep; and a shard never holds more
+// is idle and is forgotten by an amortised sweep of its shard, run each
+// time the shard has taken as many new keys as its last sweep left (so
+// idle keys linger only while few new keys come); and a shard never holds more
 // than its share of MaxKeys (default [DefaultMemoryMaxKeys]): inserting
 // into a full shard first evicts, among 8 sampled keys, the one closest to
 // expiry, which may let that key through early. Each key costs about 100
@@ -41,7 +42,8 @@ type Memory struct {
 type memoryShard struct {
 	mu      sync.Mutex
 	m       map[memoryKey]memoryEntry
-	sweepAt int
+	inserts int      // new keys since the last sweep
+	swept   int      // keys left by the last sweep
 	_       [40]byte // keep shards on separate cache lines
 }
 
@@ -115,15 +117,16 @@ func (m *Memory) Decide(_ context.Context, req Request) (Decision, error) {
 func (sh *memoryShard) insert(k memoryKey, e memoryEntry, now int64, limit int) {
 	if sh.m == nil {
 		sh.m = make(map[memoryKey]memoryEntry)
-		sh.sweepAt = minSweep
 	}
-	if len(sh.m) >= sh.sweepAt {
+	// A sweep costs the shard's size and runs once as many new keys have
+	// come: amortised O(1) per new key.
+	if sh.inserts++; sh.inserts >= max(sh.swept, minSweep) {
 		for key, v := range sh.m {
 			if v.expiry <= now {
 				delete(sh.m, key)
 			}
 		}
-		sh.sweepAt = max(2*len(sh.m), minSweep)
+		sh.inserts, sh.swept = 0, len(sh.m)
 	}
 	if len(sh.m) >= limit {
 		var victim memoryKey
