@@ -1,0 +1,129 @@
+package grelbreaker
+
+import (
+	"sync"
+
+	"context"
+	grellog "github.com/grelmicro/grelmicro-go/logging"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+)
+
+// Event is a state change of a breaker, given to [WithOnStateChange]
+// listeners.
+type Event struct {
+	// Name is the breaker's name; Key its key in a Group ("" otherwise).
+	Name, Key string
+	// From and To are the states before and after. For the announcement at
+	// Start, From equals To.
+	From, To State
+	// Counts are the counts from before the transition.
+	Counts Counts
+	// Err is the error of the call whose outcome caused the transition, when
+	// this process's call did.
+	Err error
+	// Initial is true for the announcement of the initial state at Start.
+	Initial bool
+	// Manual is true for Open, Close and ForceOpen.
+	Manual bool
+	// Local is true when the change is of the local fallback state, while
+	// a shared store is unavailable.
+	Local bool
+}
+
+// DegradedEvent tells that a breaker on a shared store fell back to its
+// local state (Degraded true, with the store's error) or is back on the
+// store (Degraded false).
+type DegradedEvent struct {
+	Name, Key string
+	Degraded  bool
+	Err       error
+}
+
+// notice is one queued delivery.
+type notice struct {
+	ev  Event
+	deg *DegradedEvent
+}
+
+// notifier delivers events to listeners in order, one at a time, never
+// under a lock of the breaker: a listener may call the breaker, and an event
+// it causes is delivered after it returns.
+type notifier struct {
+	mu       sync.Mutex
+	queue    []notice
+	draining bool
+}
+
+func (b *Breaker) notify(n notice) {
+	q := &b.notes
+	q.mu.Lock()
+	q.queue = append(q.queue, n)
+	if q.draining {
+		q.mu.Unlock()
+		return
+	}
+	q.draining = true
+	defer func() {
+		// A panicking listener must not leave the queue stuck.
+		if r := recover(); r != nil {
+			q.mu.Lock()
+			q.draining = false
+			q.mu.Unlock()
+			panic(r)
+		}
+	}()
+	for len(q.queue) > 0 {
+		next := q.queue[0]
+		q.queue[0] = notice{}
+		q.queue = q.queue[1:]
+		q.mu.Unlock()
+		b.deliver(next)
+		q.mu.Lock()
+	}
+	q.queue = nil
+	q.draining = false
+	q.mu.Unlock()
+}
+
+func (b *Breaker) deliver(n notice) {
+	if n.deg != nil {
+		for _, fn := range b.onDegraded {
+			fn(*n.deg)
+		}
+		return
+	}
+	ev := n.ev
+	if ev.Initial {
+		b.log.Info("breaker state", zap.String(grellog.FieldState, ev.To.String()))
+	} else {
+		fields := []zap.Field{zap.String(grellog.FieldState, ev.To.String()), zap.String("from", ev.From.String())}
+		if ev.Manual {
+			fields = append(fields, zap.Bool("manual", true))
+		}
+		if ev.Local {
+			fields = append(fields, zap.Bool("local", true))
+		}
+		if ev.Err != nil {
+			fields = append(fields, zap.Error(ev.Err))
+		}
+		b.log.Info("breaker state changed", fields...)
+		b.tel.transition(ev.From, ev.To)
+	}
+	for _, fn := range b.listeners {
+		fn(ev)
+	}
+}
+
+// emit announces a transition of the breaker's own making.
+func (b *Breaker) emit(ctx context.Context, tr Transition, cause error, manual, local bool) {
+	if ctx != nil {
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.AddEvent("grel.breaker.state_change", trace.WithAttributes(
+				attribute.String("grel.name", b.name), attribute.String("grel.breaker.from", tr.From.String()),
+				attribute.String("grel.breaker.to", tr.To.String())))
+		}
+	}
+	b.notify(notice{ev: Event{Name: b.name, Key: b.groupKey, From: tr.From, To: tr.To, Counts: tr.Counts, Err: cause, Manual: manual, Local: local}})
+}
