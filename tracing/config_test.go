@@ -2,8 +2,8 @@ package greltrace_test
 
 import (
 	"errors"
-	"maps"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"

@@ -420,7 +420,6 @@ type guard struct {
 	cancels map[int]context.CancelFunc
 }
 
-
 func newGuard(signal, exporter string, log *zap.Logger) *guard {
 	return &guard{signal: signal, exporter: exporter, log: log, cancels: map[int]context.CancelFunc{}}
 }

@@ -107,4 +107,3 @@ func IsNoop(tp trace.TracerProvider) bool {
 	}
 	return false
 }
-
