@@ -16,7 +16,9 @@ import (
 
 func offer(name string, b grelratelimit.Backend) fx.Option {
 	return fx.Provide(fx.Annotate(
-		func() grelratelimit.NamedBackend { return grelratelimit.NamedBackend{Name: name, Provider: "test-" + name, Backend: b} },
+		func() grelratelimit.NamedBackend {
+			return grelratelimit.NamedBackend{Name: name, Provider: "test-" + name, Backend: b}
+		},
 		fx.ResultTags(`group:"`+grelratelimit.BackendGroup+`"`)))
 }
 
