@@ -46,6 +46,14 @@ type Processes struct {
 	Resolution time.Duration
 }
 
+// IsChild reports whether this process is a child of [RunProcesses]: a
+// test can then skip setting up what only the parent needs (a fresh key
+// prefix, a schema) before it calls RunProcesses.
+func IsChild() bool {
+	_, ok := os.LookupEnv(childVariable)
+	return ok
+}
+
 type assignment struct {
 	Test     string
 	Index    int
