@@ -1,0 +1,202 @@
+package grelkube
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+)
+
+// Kind is the provider's config kind: GREL_KUBE_*.
+const Kind = "KUBE"
+
+// ServiceAccountDir is where Kubernetes mounts a pod's service account
+// (token, ca.crt, namespace).
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// DefaultNamespace is the namespace when nothing else names one.
+const DefaultNamespace = "default"
+
+// Config is grelmicro's own settings of one Kubernetes client. Empty
+// strings mean "detect" (see [New]).
+type Config struct {
+	// Kubeconfig is a kubeconfig path that wins over in-cluster config and
+	// KUBECONFIG (GREL_KUBE_KUBECONFIG).
+	Kubeconfig string
+	// Context is the kubeconfig context (GREL_KUBE_CONTEXT); empty: the
+	// current one.
+	Context string
+	// Namespace holds the patterns' objects (GREL_KUBE_NAMESPACE); empty:
+	// POD_NAMESPACE, the service account's namespace, the kubeconfig
+	// context's, then "default".
+	Namespace string
+	// Identity names this process as a lease holder (GREL_KUBE_IDENTITY);
+	// empty: POD_NAME, then the host name.
+	Identity string
+	// QPS and Burst bound the client's request rate (GREL_KUBE_QPS,
+	// GREL_KUBE_BURST).
+	QPS   float64
+	Burst int
+}
+
+var spec = grelconfig.NewSpec[Config](Kind)
+
+var (
+	kubeconfigField = spec.String("KUBECONFIG", func(c *Config) *string { return &c.Kubeconfig }, "").
+			Doc("kubeconfig path that wins over in-cluster config and KUBECONFIG")
+	contextField = spec.String("CONTEXT", func(c *Config) *string { return &c.Context }, "").
+			Doc("kubeconfig context (empty: the current one)")
+	namespaceField = spec.String("NAMESPACE", func(c *Config) *string { return &c.Namespace }, "",
+		grelconfig.NewRule("must be a DNS-1123 label (lower case letters, digits and '-', at most 63)", func(s string) bool {
+			return s == "" || len(validation.IsDNS1123Label(s)) == 0
+		})).
+		Doc("namespace of the patterns' objects (empty: POD_NAMESPACE, the service account's, the kubeconfig context's, default)")
+	identityField = spec.String("IDENTITY", func(c *Config) *string { return &c.Identity }, "").
+			Doc("lease holder identity (empty: POD_NAME, then the host name)")
+	qpsField = spec.Float("QPS", func(c *Config) *float64 { return &c.QPS }, 20, grelconfig.Positive[float64]()).
+			Doc("client-side request rate limit, per second")
+	burstField = spec.Int("BURST", func(c *Config) *int { return &c.Burst }, 40, grelconfig.AtLeast(1)).
+			Doc("client-side request burst")
+)
+
+// Validate checks a Config given as-is.
+func (c Config) Validate() error { return spec.Validate(c) }
+
+// Sources of the connection, for messages and describe.
+const (
+	SourceExplicit  = "kubeconfig (GREL_KUBE_KUBECONFIG)"
+	SourceInCluster = "in-cluster"
+	SourceEnv       = "kubeconfig (KUBECONFIG)"
+	SourceHome      = "kubeconfig (~/.kube/config)"
+	SourceCode      = "rest.Config given in code"
+)
+
+// ErrNoConfig is returned when no connection can be found: not in a
+// cluster, no KUBECONFIG and no ~/.kube/config.
+var ErrNoConfig = errors.New("grelkube: no Kubernetes config: not in a cluster (KUBERNETES_SERVICE_HOST unset), KUBECONFIG unset and no ~/.kube/config; set KUBECONFIG or GREL_KUBE_KUBECONFIG")
+
+// resolved is where an instance connects and who it is there.
+type resolved struct {
+	rest      *rest.Config
+	source    string
+	namespace string
+	identity  string
+}
+
+// vendor reads the vendor variables through reg.
+type vendor struct {
+	reg      *grelconfig.Registry
+	instance string
+}
+
+func (v vendor) get(name, doc string) string {
+	val, _ := v.reg.Vendor(grelconfig.VendorVar{Name: name, Kind: Kind, Instance: v.instance, Doc: doc})
+	return val
+}
+
+// resolve finds the connection, the namespace and the identity of cfg in
+// the order documented on [New].
+func resolve(reg *grelconfig.Registry, name string, cfg Config, saDir string, given *rest.Config) (*resolved, error) {
+	v := vendor{reg: reg, instance: name}
+	host := v.get("KUBERNETES_SERVICE_HOST", "set by Kubernetes in a pod: in-cluster config")
+	port := v.get("KUBERNETES_SERVICE_PORT", "set by Kubernetes in a pod: in-cluster config")
+	kubeconfigEnv := v.get("KUBECONFIG", "kubeconfig paths, separated by ':'")
+	podNS := v.get("POD_NAMESPACE", "the pod's namespace (downward API)")
+	podName := v.get("POD_NAME", "the pod's name (downward API): the lease holder identity")
+
+	r := &resolved{}
+	var cc clientcmd.ClientConfig
+	switch {
+	case given != nil:
+		r.rest, r.source = rest.CopyConfig(given), SourceCode
+	case cfg.Kubeconfig != "":
+		cc = kubeconfigClient([]string{cfg.Kubeconfig}, cfg.Context)
+		r.source = SourceExplicit
+	case host != "" && port != "":
+		r.rest, r.source = inCluster(host, port, saDir), SourceInCluster
+	case kubeconfigEnv != "":
+		cc = kubeconfigClient(filepath.SplitList(kubeconfigEnv), cfg.Context)
+		r.source = SourceEnv
+	default:
+		home, _ := reg.Source().Lookup("HOME")
+		p := filepath.Join(home, ".kube", "config")
+		if _, err := os.Stat(p); home == "" || err != nil {
+			return nil, ErrNoConfig
+		}
+		cc = kubeconfigClient([]string{p}, cfg.Context)
+		r.source = SourceHome
+	}
+	kubeconfigNS := ""
+	if cc != nil {
+		rc, err := cc.ClientConfig()
+		if err != nil {
+			return nil, errors.New("grelkube: " + r.source + ": " + err.Error())
+		}
+		r.rest = rc
+		if ns, _, err := cc.Namespace(); err == nil {
+			kubeconfigNS = ns
+		}
+	}
+	r.rest.QPS, r.rest.Burst = float32(cfg.QPS), cfg.Burst
+	if r.rest.UserAgent == "" {
+		r.rest.UserAgent = "grelmicro-go " + rest.DefaultKubernetesUserAgent()
+	}
+
+	saNS := ""
+	if b, err := os.ReadFile(filepath.Join(saDir, "namespace")); err == nil {
+		saNS = strings.TrimSpace(string(b))
+	}
+	r.namespace = first(cfg.Namespace, podNS, saNS, kubeconfigNS, DefaultNamespace)
+	if errs := validation.IsDNS1123Label(r.namespace); len(errs) > 0 {
+		return nil, errors.New("grelkube: the namespace found (from POD_NAMESPACE, the service account or the kubeconfig) is not a DNS-1123 label")
+	}
+	hostname := ""
+	if cfg.Identity == "" && podName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, errors.New("grelkube: no identity: GREL_KUBE_IDENTITY and POD_NAME are unset and the host name is unknown: " + err.Error())
+		}
+		hostname = h
+	}
+	r.identity = first(cfg.Identity, podName, hostname)
+	return r, nil
+}
+
+func kubeconfigClient(paths []string, context string) clientcmd.ClientConfig {
+	rules := &clientcmd.ClientConfigLoadingRules{Precedence: paths}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+}
+
+// inCluster is client-go's in-cluster config, from the variables read
+// through the registry and the service account folder.
+func inCluster(host, port, saDir string) *rest.Config {
+	rc := &rest.Config{
+		Host:            "https://" + net.JoinHostPort(host, port),
+		BearerTokenFile: filepath.Join(saDir, "token"),
+	}
+	if ca := filepath.Join(saDir, "ca.crt"); fileExists(ca) {
+		rc.TLSClientConfig.CAFile = ca
+	}
+	return rc
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,303 @@
+package grelkube
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/testenv"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func registry(env map[string]string) *grelconfig.Registry {
+	return grelconfig.NewRegistry(grelconfig.Map(env))
+}
+
+// startProvider starts p and stops it at cleanup.
+func startProvider(t *testing.T, p *Provider) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+}
+
+// createLease proves the client works against the real API server.
+func createLease(t *testing.T, p *Provider, name string) {
+	t.Helper()
+	id := p.Identity()
+	_, err := p.Client().CoordinationV1().Leases(p.Namespace()).Create(context.Background(), &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &id},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create lease in %s: %v", p.Namespace(), err)
+	}
+}
+
+func TestKubeconfigFromEnv(t *testing.T) {
+	env := testenv.Kube(t)
+	reg := registry(map[string]string{"KUBECONFIG": "/nonexistent/a:" + env.Kubeconfig, "POD_NAMESPACE": env.Namespace, "POD_NAME": "pod-a"})
+	p, err := New("", WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startProvider(t, p)
+	if p.Source() != SourceEnv || p.Namespace() != env.Namespace || p.Identity() != "pod-a" || !p.Owned() {
+		t.Fatalf("source %q namespace %q identity %q owned %v", p.Source(), p.Namespace(), p.Identity(), p.Owned())
+	}
+	createLease(t, p, "grel-provider")
+	in := p.Instance()
+	if in.Client != p.Client() || in.Config != p.RESTConfig() || in.Namespace != env.Namespace || in.Identity != "pod-a" {
+		t.Fatalf("Instance() = %+v", in)
+	}
+	var listed []string
+	for _, e := range reg.Describe() {
+		listed = append(listed, e.Variable)
+	}
+	for _, v := range []string{"KUBECONFIG", "KUBERNETES_SERVICE_HOST", "POD_NAMESPACE", "POD_NAME", "GREL_KUBE_NAMESPACE", "GREL_KUBE_KUBECONFIG"} {
+		if !strings.Contains(strings.Join(listed, " "), v) {
+			t.Errorf("describe does not list %s: %v", v, listed)
+		}
+	}
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Ready(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Ready after Stop = %v", err)
+	}
+}
+
+// serverCA returns the root of the certificate chain the API server
+// presents, as a service account's ca.crt would hold it.
+func serverCA(t *testing.T, host string) []byte {
+	t.Helper()
+	conn, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reading the chain only
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	chain := conn.ConnectionState().PeerCertificates
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[len(chain)-1].Raw})
+}
+
+func TestInCluster(t *testing.T) {
+	env := testenv.Kube(t)
+	u, err := url.Parse(env.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := t.TempDir()
+	write := func(name string, data []byte) {
+		if err := os.WriteFile(filepath.Join(sa, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("token", []byte(env.Config.BearerToken))
+	write("ca.crt", serverCA(t, u.Host))
+	write("namespace", []byte(env.Namespace+"\n"))
+	host, port, _ := net.SplitHostPort(u.Host)
+	// KUBECONFIG is set too: in-cluster config wins over it.
+	reg := registry(map[string]string{"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port, "KUBECONFIG": "/nonexistent"})
+	p, err := New("", WithRegistry(reg), WithServiceAccountDir(sa))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startProvider(t, p)
+	hostname, _ := os.Hostname()
+	if p.Source() != SourceInCluster || p.Namespace() != env.Namespace || p.Identity() != hostname {
+		t.Fatalf("source %q namespace %q identity %q", p.Source(), p.Namespace(), p.Identity())
+	}
+	if p.RESTConfig().TLSClientConfig.Insecure || p.RESTConfig().TLSClientConfig.CAFile == "" {
+		t.Fatal("in-cluster config does not verify the server with the service account's CA")
+	}
+	createLease(t, p, "grel-in-cluster")
+}
+
+func TestResolveOrder(t *testing.T) {
+	rc := &rest.Config{Host: "https://127.0.0.1:1"}
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- {name: c, cluster: {server: "https://127.0.0.1:2"}}
+users:
+- {name: u, user: {token: abc}}
+contexts:
+- {name: one, context: {cluster: c, user: u, namespace: from-context}}
+- {name: two, context: {cluster: c, user: u}}
+current-context: one
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sa := t.TempDir()
+	if err := os.WriteFile(filepath.Join(sa, "namespace"), []byte("from-sa"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sa, "token"), []byte("t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".kube"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".kube", "config"), []byte(strings.ReplaceAll(mustRead(t, kubeconfig), "127.0.0.1:2", "127.0.0.1:3")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hostname, _ := os.Hostname()
+	tests := []struct {
+		name                       string
+		instance                   string
+		env                        map[string]string
+		opts                       []Option
+		saDir                      string
+		host, source, ns, identity string
+	}{
+		{"GREL namespace and identity win", "", map[string]string{"GREL_KUBE_NAMESPACE": "grel-ns", "POD_NAMESPACE": "pod-ns", "GREL_KUBE_IDENTITY": "me", "POD_NAME": "pod"},
+			[]Option{WithRESTConfig(rc)}, sa, "https://127.0.0.1:1", SourceCode, "grel-ns", "me"},
+		{"POD_NAMESPACE and POD_NAME next", "", map[string]string{"POD_NAMESPACE": "pod-ns", "POD_NAME": "pod"},
+			[]Option{WithRESTConfig(rc)}, sa, "https://127.0.0.1:1", SourceCode, "pod-ns", "pod"},
+		{"service account namespace, host name", "", nil, []Option{WithRESTConfig(rc)}, sa, "https://127.0.0.1:1", SourceCode, "from-sa", hostname},
+		{"kubeconfig context namespace", "", map[string]string{"KUBECONFIG": kubeconfig}, nil, empty, "https://127.0.0.1:2", SourceEnv, "from-context", hostname},
+		{"context without namespace: default", "", map[string]string{"KUBECONFIG": kubeconfig, "GREL_KUBE_CONTEXT": "two"}, nil, empty, "https://127.0.0.1:2", SourceEnv, DefaultNamespace, hostname},
+		{"GREL kubeconfig wins over in-cluster", "", map[string]string{"GREL_KUBE_KUBECONFIG": kubeconfig, "KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}, nil, empty, "https://127.0.0.1:2", SourceExplicit, "from-context", hostname},
+		{"in-cluster wins over KUBECONFIG", "", map[string]string{"KUBECONFIG": kubeconfig, "KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"}, nil, sa, "https://[fd00::1]:443", SourceInCluster, "from-sa", hostname},
+		{"~/.kube/config last", "", map[string]string{"HOME": home}, nil, empty, "https://127.0.0.1:3", SourceHome, "from-context", hostname},
+		{"named instance variables", "other", map[string]string{"KUBECONFIG": kubeconfig, "GREL_KUBE_OTHER_NAMESPACE": "other-ns", "GREL_KUBE_NAMESPACE": "all-ns", "GREL_KUBE_OTHER_IDENTITY": "other-id"},
+			nil, empty, "https://127.0.0.1:2", SourceEnv, "other-ns", "other-id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(tt.instance, append([]Option{WithRegistry(registry(tt.env)), WithServiceAccountDir(tt.saDir)}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Stop(context.Background())
+			if p.Addr() != tt.host || p.Source() != tt.source || p.Namespace() != tt.ns || p.Identity() != tt.identity {
+				t.Fatalf("got host %q source %q namespace %q identity %q, want %q %q %q %q",
+					p.Addr(), p.Source(), p.Namespace(), p.Identity(), tt.host, tt.source, tt.ns, tt.identity)
+			}
+		})
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestConfigErrors(t *testing.T) {
+	empty := t.TempDir()
+	if _, err := New("", WithRegistry(registry(nil)), WithServiceAccountDir(empty)); !errors.Is(err, ErrNoConfig) {
+		t.Errorf("no config anywhere: %v, want ErrNoConfig", err)
+	}
+	if _, err := New("", WithRegistry(registry(map[string]string{"KUBECONFIG": "/nonexistent"})), WithServiceAccountDir(empty)); err == nil {
+		t.Error("a KUBECONFIG naming no file was accepted")
+	}
+	rc := WithRESTConfig(&rest.Config{Host: "https://127.0.0.1:1"})
+	for k, v := range map[string]string{"GREL_KUBE_NAMESPACE": "Not_A_Label", "GREL_KUBE_QPS": "-3.5", "GREL_KUBE_BURST": "-9"} {
+		_, err := New("", WithRegistry(registry(map[string]string{k: v})), rc)
+		if !errors.Is(err, grelconfig.ErrInvalid) || !strings.Contains(err.Error(), k) || strings.Contains(err.Error(), v) {
+			t.Errorf("%s=%s: error %v, want one naming the variable and not the value", k, v, err)
+		}
+	}
+	if err := (Config{QPS: 1, Burst: 1}).Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestStartFailsWithinDeadline(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	for name, addr := range map[string]string{"silent server": silent.Addr().String(), "closed port": closedAddr} {
+		t.Run(name, func(t *testing.T) {
+			p, err := New("", WithRegistry(registry(nil)), WithRESTConfig(&rest.Config{
+				Host: "https://" + addr, BearerToken: "hunter2", TLSClientConfig: rest.TLSClientConfig{Insecure: true},
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Stop(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			begin := time.Now()
+			err = p.Start(ctx)
+			if took := time.Since(begin); took > 2*time.Second {
+				t.Errorf("Start took %s, past its 300ms deadline", took)
+			}
+			if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("Start = %v, want a ConnectError naming %s without the token", err, addr)
+			}
+		})
+	}
+}
+
+func TestStartRefusesBadCredentials(t *testing.T) {
+	env := testenv.Kube(t)
+	rc := rest.CopyConfig(env.Config)
+	rc.BearerToken = "hunter2-wrong"
+	p, err := New("", WithRegistry(registry(nil)), WithRESTConfig(rc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = p.Start(ctx)
+	if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Start with a wrong token = %v", err)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	env := testenv.Kube(t)
+	owner, err := New("", WithRegistry(registry(nil)), WithRESTConfig(env.Config), WithNamespace(env.Namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Stop(context.Background())
+	p, err := Wrap("", owner.Client(), nil, WithRegistry(registry(map[string]string{"POD_NAMESPACE": env.Namespace})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Owned() || p.RESTConfig() != nil || p.Namespace() != env.Namespace {
+		t.Fatalf("owned %v config %v namespace %q", p.Owned(), p.RESTConfig(), p.Namespace())
+	}
+	startProvider(t, p)
+	_ = p.Stop(context.Background())
+	if err := owner.Ready(context.Background()); err != nil {
+		t.Fatalf("the app's client stopped working: %v", err)
+	}
+	if _, err := Wrap("", nil, nil); err == nil {
+		t.Fatal("Wrap(nil) succeeded")
+	}
+	_ = owner.Stop(context.Background())
+}
