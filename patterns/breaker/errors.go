@@ -40,7 +40,12 @@ func (e *OpenError) Error() string {
 	if e.Until.IsZero() {
 		return s + "open"
 	}
-	return s + "open, admits calls again in " + time.Until(e.Until).Round(time.Millisecond).String()
+	// Rounded up to the second, like a Retry-After.
+	left := time.Until(e.Until)
+	if r := left % time.Second; r > 0 {
+		left += time.Second - r
+	}
+	return s + "open, admits calls again in " + max(0, left).String()
 }
 
 // Is reports whether target is [ErrOpen].

@@ -14,9 +14,8 @@ const groupShards = 16
 
 // Group keeps one breaker per key (per host, per tenant), created on first
 // use, all with the group's config and listeners, at most MaxKeys of them:
-// beyond it the least recently used breaker of the new key's shard (an
-// approximate LRU) is dropped, and so is its state on a Memory backend. A
-// Group is safe for concurrent use.
+// beyond it the least recently used breaker is dropped, and so is its state
+// on a Memory backend. A Group is safe for concurrent use.
 type Group struct {
 	name        string
 	backend     Backend
@@ -27,6 +26,7 @@ type Group struct {
 	binding     grelconfig.Reloadable
 	seed        maphash.Seed
 	count       atomic.Int64
+	tick        atomic.Int64 // use order, for the LRU across shards
 	shards      [groupShards]groupShard
 
 	retiredMu sync.Mutex
@@ -36,7 +36,12 @@ type Group struct {
 type groupShard struct {
 	mu  sync.Mutex
 	m   map[string]*list.Element
-	lru list.List // of *Breaker, most recent first
+	lru list.List // of *member, most recent first
+}
+
+type member struct {
+	b    *Breaker
+	used int64
 }
 
 var _ grelconfig.Reloadable = (*Group)(nil)
@@ -102,18 +107,19 @@ func (g *Group) Get(key string) *Breaker {
 	sh.mu.Lock()
 	if e, ok := sh.m[key]; ok {
 		sh.lru.MoveToFront(e)
-		b := e.Value.(*Breaker)
+		m := e.Value.(*member)
+		m.used = g.tick.Add(1)
 		sh.mu.Unlock()
-		return b
+		return m.b
 	}
 	// build cannot fail for a member: the config is validated and the
 	// group owns the instruments.
 	b, _ := build(g.name, g.backend, *g.cfg.Load(), g.opts, &memberOf{key: key, cfg: &g.cfg, tel: g.tel})
-	sh.m[key] = sh.lru.PushFront(b)
+	sh.m[key] = sh.lru.PushFront(&member{b: b, used: g.tick.Add(1)})
 	n := g.count.Add(1)
 	sh.mu.Unlock()
 	if limit := int64(g.cfg.Load().MaxKeys); n > limit {
-		g.evict(sh, n-limit)
+		g.evict(limit)
 	}
 	return b
 }
@@ -123,31 +129,38 @@ func (g *Group) Execute(ctx context.Context, key string, fn func(ctx context.Con
 	return g.Get(key).Execute(ctx, fn)
 }
 
-// evict drops n breakers, starting with the least recently used of sh.
-func (g *Group) evict(sh *groupShard, n int64) {
-	start := 0
-	for i := range g.shards {
-		if &g.shards[i] == sh {
-			start = i
-		}
-	}
-	for i := 0; i < groupShards && n > 0; i++ {
-		s := &g.shards[(start+i)%groupShards]
-		for n > 0 {
+// evict drops the least recently used breakers until limit are left: each
+// shard's list is in use order, so the least recently used of all is the
+// oldest of the shards' last ones.
+func (g *Group) evict(limit int64) {
+	for g.count.Load() > limit {
+		var oldest *groupShard
+		used := int64(0)
+		for i := range g.shards {
+			s := &g.shards[i]
 			s.mu.Lock()
-			e := s.lru.Back()
-			if e == nil {
-				s.mu.Unlock()
-				break
+			if e := s.lru.Back(); e != nil {
+				if u := e.Value.(*member).used; oldest == nil || u < used {
+					oldest, used = s, u
+				}
 			}
-			b := e.Value.(*Breaker)
-			s.lru.Remove(e)
-			delete(s.m, b.groupKey)
 			s.mu.Unlock()
-			g.count.Add(-1)
-			n--
-			g.retire(b)
 		}
+		if oldest == nil {
+			return
+		}
+		oldest.mu.Lock()
+		e := oldest.lru.Back()
+		if e == nil || e.Value.(*member).used != used {
+			oldest.mu.Unlock()
+			continue // it moved meanwhile: look again
+		}
+		b := e.Value.(*member).b
+		oldest.lru.Remove(e)
+		delete(oldest.m, b.groupKey)
+		oldest.mu.Unlock()
+		g.count.Add(-1)
+		g.retire(b)
 	}
 }
 
@@ -173,7 +186,7 @@ func (g *Group) observe() (totals, [4]int64) {
 		s := &g.shards[i]
 		s.mu.Lock()
 		for e := s.lru.Front(); e != nil; e = e.Next() {
-			b := e.Value.(*Breaker)
+			b := e.Value.(*member).b
 			bt := b.totals()
 			t = totals{t.succ + bt.succ, t.fail + bt.fail, t.slow + bt.slow, t.ignored + bt.ignored, t.rejected + bt.rejected}
 			states[b.peekState()]++
@@ -191,9 +204,7 @@ func (g *Group) Reconfigure(cfg Config) error {
 		return newError(g.name, err)
 	}
 	g.cfg.Store(&cfg)
-	if n := g.count.Load() - int64(cfg.MaxKeys); n > 0 {
-		g.evict(&g.shards[0], n)
-	}
+	g.evict(int64(cfg.MaxKeys))
 	return nil
 }
 
