@@ -268,30 +268,56 @@ func limiterName(c string, i int) string {
 	return fmt.Sprintf("rlt-%s-%d-%s", strings.NewReplacer("/", "-", "_", "-").Replace(c), i, randomSuffix())
 }
 
+// attempts is how many times a real-time case runs when a step ran too
+// late to be judged (a loaded machine): only a run on time counts.
+const attempts = 3
+
 func (s *suite) runCase(t *testing.T, c testCase) {
 	b := s.newBackend(t)
 	if b == nil {
 		t.Fatal("newBackend returned nil")
 	}
+	for i := 1; ; i++ {
+		failures, late, err := s.attempt(b, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if late == "" {
+			for _, f := range failures {
+				t.Error(f)
+			}
+			return
+		}
+		if i == attempts {
+			t.Fatalf("%s, in each of %d runs: the store or the machine is too slow for this unit (raise it with ratelimittest.WithUnit)", late, attempts)
+		}
+		t.Logf("run %d: %s; running the case again", i, late)
+	}
+}
+
+// attempt runs the steps of c once, under fresh limiter names. It returns
+// the failed expectations, or why a step ran too late to be judged.
+func (s *suite) attempt(b grelratelimit.Backend, c testCase) (failures []string, late string, err error) {
 	policy := c.policy(s.unit)
 	names := [2]string{limiterName(c.name, 0), limiterName(c.name, 1)}
 	ctx := context.Background()
+	// Warm up (connections, script caches, prepared statements) before the
+	// clock starts: a peek stores nothing.
+	if _, err := b.Decide(ctx, grelratelimit.Request{Name: names[0], Key: "warm-up", N: 1, Peek: true, Policy: policy}); err != nil {
+		return nil, "", fmt.Errorf("warm-up peek: %w", err)
+	}
 	start := time.Now()
-	var sched time.Duration
-	var lastRetry, maxDrift time.Duration
+	var sched, lastRetry, maxDrift time.Duration
 	var lastWant float64
+	var lastAt time.Time
 	for i, st := range c.steps {
 		sched += s.units(st.sleep)
 		if st.sleepRetry {
 			sched += s.units(lastWant)
 			// Sleep what the backend said, from when it said it.
-			if d := time.Until(start.Add(sched - s.units(lastWant)).Add(lastRetry)); d > 0 {
-				time.Sleep(d)
-			}
+			time.Sleep(time.Until(lastAt.Add(lastRetry)))
 		}
-		if d := time.Until(start.Add(sched)); d > 0 {
-			time.Sleep(d)
-		}
+		time.Sleep(time.Until(start.Add(sched)))
 		key := st.key
 		switch key {
 		case "":
@@ -307,20 +333,25 @@ func (s *suite) runCase(t *testing.T, c testCase) {
 		where += fmt.Sprintf(" key %q name %d)", key, st.name)
 		if st.op == opReset {
 			if err := b.Reset(ctx, name, key); err != nil {
-				t.Fatalf("%s: %v", where, err)
+				return nil, "", fmt.Errorf("%s: %w", where, err)
 			}
 			continue
 		}
 		n := max(st.n, 1)
 		d, err := b.Decide(ctx, grelratelimit.Request{Name: name, Key: key, N: n, Peek: st.op == opPeek, Policy: policy})
 		if err != nil {
-			t.Fatalf("%s: %v", where, err)
+			return nil, "", fmt.Errorf("%s: %w", where, err)
 		}
-		drift := max(time.Since(start)-sched, 0)
+		lastAt = time.Now()
+		drift := max(lastAt.Sub(start)-sched, 0)
+		if !s.synctest && drift > s.unit/4 {
+			return nil, fmt.Sprintf("%s ran %v late, more than a quarter of the unit %v", where, drift, s.unit), nil
+		}
 		maxDrift = max(maxDrift, drift)
-		s.check(t, where, policy, d, st, drift, maxDrift)
+		failures = append(failures, s.check(where, policy, d, st, maxDrift)...)
 		lastRetry, lastWant = d.RetryAfter, st.retry
 	}
+	return failures, "", nil
 }
 
 func (s *suite) units(u float64) time.Duration { return time.Duration(u * float64(s.unit)) }
@@ -331,13 +362,10 @@ func (s *suite) units(u float64) time.Duration { return time.Duration(u * float6
 // state was written by earlier steps that ran late by other amounts: a
 // duration may then be off by up to the largest lateness so far (plus the
 // store clock's resolution), and Remaining by what that time earns.
-func (s *suite) check(t *testing.T, where string, p grelratelimit.Policy, d grelratelimit.Decision, st step, drift, maxDrift time.Duration) {
-	t.Helper()
-	if !s.synctest && drift > s.unit/4 {
-		t.Fatalf("%s ran %v late, more than a quarter of the unit %v: the store or the machine is too slow for this unit (raise it with ratelimittest.WithUnit)", where, drift, s.unit)
-	}
+func (s *suite) check(where string, p grelratelimit.Policy, d grelratelimit.Decision, st step, maxDrift time.Duration) []string {
+	var out []string
 	if d.Allowed != st.allowed {
-		t.Errorf("%s: Allowed = %v, want %v (decision %+v)", where, d.Allowed, st.allowed, d)
+		out = append(out, fmt.Sprintf("%s: Allowed = %v, want %v (decision %+v)", where, d.Allowed, st.allowed, d))
 	}
 	var extra int64
 	tol := time.Microsecond
@@ -350,23 +378,23 @@ func (s *suite) check(t *testing.T, where string, p grelratelimit.Policy, d grel
 		extra = int64(math.Ceil(float64(tol) / float64(per)))
 	}
 	if d.Remaining < st.remaining-extra || d.Remaining > st.remaining+extra {
-		t.Errorf("%s: Remaining = %d, want %d (within %d for timing)", where, d.Remaining, st.remaining, extra)
+		out = append(out, fmt.Sprintf("%s: Remaining = %d, want %d (within %d for timing)", where, d.Remaining, st.remaining, extra))
 	}
-	checkDuration(t, where, "RetryAfter", d.RetryAfter, s.units(st.retry), tol)
-	checkDuration(t, where, "ResetAfter", d.ResetAfter, s.units(st.reset), tol)
+	out = append(out, checkDuration(where, "RetryAfter", d.RetryAfter, s.units(st.retry), tol)...)
+	return append(out, checkDuration(where, "ResetAfter", d.ResetAfter, s.units(st.reset), tol)...)
 }
 
-func checkDuration(t *testing.T, where, what string, got, want, tol time.Duration) {
-	t.Helper()
+func checkDuration(where, what string, got, want, tol time.Duration) []string {
 	if want == 0 {
 		if got != 0 {
-			t.Errorf("%s: %s = %v, want 0", where, what, got)
+			return []string{fmt.Sprintf("%s: %s = %v, want 0", where, what, got)}
 		}
-		return
+		return nil
 	}
 	if got < want-tol || got > want+tol {
-		t.Errorf("%s: %s = %v, want %v (within %v)", where, what, got, want, tol)
+		return []string{fmt.Sprintf("%s: %s = %v, want %v (within %v)", where, what, got, want, tol)}
 	}
+	return nil
 }
 
 // limiterCase is a check made through a Limiter on the backend.

@@ -1,0 +1,227 @@
+package grelredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
+)
+
+// DefaultRateLimitPrefix starts the key of every rate-limited key:
+// grel:ratelimit:{limiter name}:{key}.
+const DefaultRateLimitPrefix = "grel:ratelimit:"
+
+// RateLimitBackend is the grelratelimit.Backend on Redis. Each (limiter,
+// key) is one hash, {prefix}{name}:{key}, with the fields t, p and c of a
+// grelratelimit.State (in server microseconds), expiring when the state
+// becomes the same as none. Every decision is one EVALSHA of one script
+// that reads the server's clock (TIME), applies the algorithm and writes
+// the new state; after the server lost its script cache (a restart, SCRIPT
+// FLUSH), go-redis answers NOSCRIPT with one EVAL that reloads it.
+//
+// The script is the reference semantics (grelratelimit.Policy.Decide) at
+// microsecond resolution; the token bucket's theoretical arrival time is
+// rounded up to the microsecond. It needs Redis 5 or later (effects
+// replication of a script that reads TIME). On a Redis Cluster each key is
+// one slot, so any key works.
+type RateLimitBackend struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ grelratelimit.Backend = (*RateLimitBackend)(nil)
+
+// RateLimitOption configures a [RateLimitBackend].
+type RateLimitOption func(*RateLimitBackend)
+
+// WithRateLimitPrefix sets the key prefix (default [DefaultRateLimitPrefix]).
+func WithRateLimitPrefix(prefix string) RateLimitOption {
+	return func(b *RateLimitBackend) { b.prefix = prefix }
+}
+
+// NewRateLimitBackend returns the rate limit backend on client, which it
+// never closes. The limiter's per-call timeout is its context deadline:
+// with go-redis's ContextTimeoutEnabled (the provider's default) a call to
+// a hung server ends on time; without it the client's ReadTimeout applies.
+func NewRateLimitBackend(client redis.UniversalClient, opts ...RateLimitOption) *RateLimitBackend {
+	b := &RateLimitBackend{client: client, prefix: DefaultRateLimitPrefix}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
+
+// Kind returns "redis".
+func (*RateLimitBackend) Kind() string { return "redis" }
+
+func (b *RateLimitBackend) key(name, key string) string { return b.prefix + name + ":" + key }
+
+// rateLimitScript applies one decision. KEYS[1] is the state hash. ARGV:
+// algorithm ("tb" or "sw"), limit, span in microseconds (the token
+// bucket's interval or the sliding window's length), n, peek ("1" or
+// "0"). It returns {allowed, remaining, retry after, reset after}, the
+// durations in microseconds. Numbers are written with %d: Lua's default
+// formatting keeps 14 digits, too few for microseconds since 1970.
+var rateLimitScript = redis.NewScript(`
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit = tonumber(ARGV[2])
+local span = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local peek = ARGV[5] == '1'
+local st = redis.call('HMGET', KEYS[1], 't', 'p', 'c')
+local st_t = tonumber(st[1]) or 0
+local prev = tonumber(st[2]) or 0
+local cur = tonumber(st[3]) or 0
+local allowed, remaining, retry, reset, new_t, expiry
+if ARGV[1] == 'tb' then
+  local capacity = limit * span
+  local base = st_t
+  if base < now then base = now end
+  local nxt = math.ceil(base + n * span)
+  local allow_at = nxt - capacity
+  allowed = allow_at <= now
+  local after = base
+  if allowed and not peek then after = nxt end
+  retry = 0
+  if not allowed then retry = math.ceil(allow_at - now) end
+  remaining = math.floor((capacity - (after - now)) / span)
+  if remaining < 0 then remaining = 0 end
+  reset = after - now
+  new_t, prev, cur, expiry = after, 0, 0, after
+else
+  local start = st_t
+  if start == 0 then start, prev, cur = now, 0, 0 end
+  local elapsed = now - start
+  if elapsed < 0 then elapsed = 0 end
+  if elapsed >= span then
+    local k = math.floor(elapsed / span)
+    if k == 1 then prev = cur else prev = 0 end
+    cur = 0
+    start = start + k * span
+    elapsed = elapsed - k * span
+  end
+  if prev == 0 and cur == 0 then start, elapsed = now, 0 end
+  local est = prev * (span - elapsed) / span + cur
+  allowed = est + n <= limit
+  if allowed and not peek then
+    cur = cur + n
+    est = est + n
+  end
+  remaining = math.floor(limit - est)
+  if remaining < 0 then remaining = 0 end
+  if remaining > limit then remaining = limit end
+  retry = 0
+  if not allowed then
+    local room = limit - cur - n
+    local wait
+    if room >= 0 then
+      wait = span - room * span / prev - elapsed
+    else
+      local need = span - (limit - n) * span / cur
+      if need < 0 then need = 0 end
+      wait = span - elapsed + need
+    end
+    retry = math.ceil(wait)
+    if retry < 1 then retry = 1 end
+  end
+  if cur > 0 then
+    reset, expiry = span - elapsed + span, start + 2 * span
+  elseif prev > 0 then
+    reset, expiry = span - elapsed, start + span
+  else
+    reset, expiry = 0, start
+  end
+  new_t = start
+end
+if not peek then
+  local ttl = math.ceil((expiry - now) / 1000)
+  if ttl > 0 then
+    redis.call('HSET', KEYS[1], 't', string.format('%d', new_t), 'p', string.format('%d', prev), 'c', string.format('%d', cur))
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  else
+    redis.call('DEL', KEYS[1])
+  end
+end
+if allowed then allowed = 1 else allowed = 0 end
+return {allowed, remaining, retry, reset}
+`)
+
+var errRateLimitReply = errors.New("grelredis: rate limit script: unexpected reply")
+
+// Decide implements grelratelimit.Backend: one EVALSHA.
+func (b *RateLimitBackend) Decide(ctx context.Context, req grelratelimit.Request) (grelratelimit.Decision, error) {
+	algo, span := "tb", float64(req.Policy.Interval)/1e3
+	if req.Policy.Algorithm == grelratelimit.SlidingWindow {
+		algo, span = "sw", math.Round(float64(req.Policy.Window)/1e3)
+	}
+	peek := "0"
+	if req.Peek {
+		peek = "1"
+	}
+	res, err := rateLimitScript.Run(ctx, b.client, []string{b.key(req.Name, req.Key)},
+		algo, req.Policy.Limit, span, req.N, peek).Int64Slice()
+	if err != nil {
+		return grelratelimit.Decision{}, fmt.Errorf("grelredis: rate limit decide: %w", err)
+	}
+	if len(res) != 4 {
+		return grelratelimit.Decision{}, errRateLimitReply
+	}
+	return grelratelimit.Decision{
+		Allowed:    res[0] == 1,
+		Remaining:  res[1],
+		RetryAfter: micros(res[2]),
+		ResetAfter: micros(res[3]),
+	}, nil
+}
+
+func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
+
+// Reset implements grelratelimit.Backend: one DEL.
+func (b *RateLimitBackend) Reset(ctx context.Context, name, key string) error {
+	if err := b.client.Del(ctx, b.key(name, key)).Err(); err != nil {
+		return fmt.Errorf("grelredis: rate limit reset: %w", err)
+	}
+	return nil
+}
+
+// Preload loads the script into the server's cache (SCRIPT LOAD), so that
+// the first decision is one EVALSHA too. Decisions do not need it.
+func (b *RateLimitBackend) Preload(ctx context.Context) error {
+	return rateLimitScript.Load(ctx, b.client).Err()
+}
+
+type rateLimitBackendsParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Instances []Instance `group:"grel.redis.instances"`
+}
+
+type rateLimitBackendsResult struct {
+	fx.Out
+	Backends []grelratelimit.NamedBackend `group:"grel.ratelimit.backends,flatten"`
+}
+
+// RateLimitBackends offers a grelratelimit.Backend on every Redis client of
+// the app (each [Instance] in [InstancesGroup]) to grelratelimit.Module,
+// under the client's instance name. The script is preloaded on start, best
+// effort.
+var RateLimitBackends = fx.Provide(func(p rateLimitBackendsParams) rateLimitBackendsResult {
+	out := make([]grelratelimit.NamedBackend, 0, len(p.Instances))
+	for _, in := range p.Instances {
+		b := NewRateLimitBackend(in.Client)
+		p.Lifecycle.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+			_ = b.Preload(ctx) // a miss costs one EVAL at the first decision
+			return nil
+		}})
+		out = append(out, grelratelimit.NamedBackend{Name: in.Name, Provider: "grelredis", Backend: b})
+	}
+	return rateLimitBackendsResult{Backends: out}
+})

@@ -1,0 +1,301 @@
+package grelredis_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/testenv"
+	grelredis "github.com/grelmicro/grelmicro-go/modules/redis"
+	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
+	"github.com/grelmicro/grelmicro-go/patterns/ratelimit/ratelimittest"
+)
+
+func rateLimitClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ContextTimeoutEnabled = true
+	opts.DisableIdentity = true
+	opts.MaxRetries = -1 // a down store fails at once; the limiter decides
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestRateLimitConformance(t *testing.T) {
+	ratelimittest.Run(t, func(t *testing.T) grelratelimit.Backend {
+		env := testenv.Redis(t)
+		return grelredis.NewRateLimitBackend(rateLimitClient(t, env.URL), grelredis.WithRateLimitPrefix(env.Prefix))
+	})
+}
+
+func rateLimitShared(t *testing.T) string {
+	if ratelimittest.IsChild() {
+		return ""
+	}
+	env := testenv.Redis(t)
+	return env.URL + " " + env.Prefix
+}
+
+func rateLimitSharedBackend(t *testing.T, shared string) grelratelimit.Backend {
+	url, prefix, _ := strings.Cut(shared, " ")
+	return grelredis.NewRateLimitBackend(rateLimitClient(t, url), grelredis.WithRateLimitPrefix(prefix))
+}
+
+// Four OS processes hammer one key: the permits granted stay within the
+// token bucket's burst plus rate x elapsed.
+func TestRateLimitProcessesTokenBucket(t *testing.T) {
+	ratelimittest.RunProcesses(t, ratelimittest.Processes{Shared: rateLimitShared(t), Backend: rateLimitSharedBackend})
+}
+
+// The same for the sliding window, within its documented bound.
+func TestRateLimitProcessesSlidingWindow(t *testing.T) {
+	cfg := grelratelimit.DefaultConfig(grelratelimit.SlidingWindow)
+	cfg.Limit, cfg.Window = 100, time.Second
+	ratelimittest.RunProcesses(t, ratelimittest.Processes{Shared: rateLimitShared(t), Backend: rateLimitSharedBackend, Config: cfg})
+}
+
+type rateLimitCommands struct {
+	n     atomic.Int64
+	names atomic.Value
+}
+
+func (h *rateLimitCommands) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *rateLimitCommands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		h.names.Store(cmd.Name())
+		return next(ctx, cmd)
+	}
+}
+func (h *rateLimitCommands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// Every decision is one EVALSHA; after SCRIPT FLUSH, one NOSCRIPT and one
+// EVAL, then one EVALSHA again. State lives under {prefix}{name}:{key}
+// with a TTL no longer than the time to a full limit.
+func TestRateLimitOneRoundTrip(t *testing.T) {
+	env := testenv.Redis(t)
+	client := rateLimitClient(t, env.URL)
+	hook := &rateLimitCommands{}
+	client.AddHook(hook)
+	b := grelredis.NewRateLimitBackend(client, grelredis.WithRateLimitPrefix(env.Prefix))
+	ctx := context.Background()
+	if err := b.Preload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []grelratelimit.Policy{
+		{Algorithm: grelratelimit.TokenBucket, Limit: 10, Interval: time.Second},
+		{Algorithm: grelratelimit.SlidingWindow, Limit: 10, Window: time.Minute},
+	} {
+		req := grelratelimit.Request{Name: "rt", Key: string(p.Algorithm), N: 1, Policy: p}
+		for i, peek := range []bool{false, true, false} {
+			req.Peek = peek
+			before := hook.n.Load()
+			d, err := b.Decide(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := hook.n.Load() - before; n != 1 || hook.names.Load() != "evalsha" {
+				t.Errorf("%s decision %d: %d commands (last %v), want one evalsha", p.Algorithm, i, n, hook.names.Load())
+			}
+			if !d.Allowed {
+				t.Errorf("%s decision %d refused", p.Algorithm, i)
+			}
+		}
+		key := env.Prefix + "rt:" + string(p.Algorithm)
+		ttl, err := client.PTTL(ctx, key).Result()
+		if err != nil || ttl <= 0 {
+			t.Fatalf("%s: key %s has TTL %v, %v; want one", p.Algorithm, key, ttl, err)
+		}
+		d, _ := b.Decide(ctx, grelratelimit.Request{Name: "rt", Key: string(p.Algorithm), N: 1, Peek: true, Policy: p})
+		if ttl > d.ResetAfter+time.Millisecond {
+			t.Errorf("%s: TTL %v longer than the time to a full limit %v", p.Algorithm, ttl, d.ResetAfter)
+		}
+	}
+	if err := client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	req := grelratelimit.Request{Name: "rt", Key: "flushed", N: 1, Policy: grelratelimit.Policy{Algorithm: grelratelimit.TokenBucket, Limit: 1, Interval: time.Second}}
+	before := hook.n.Load()
+	if _, err := b.Decide(ctx, req); err != nil {
+		t.Fatalf("after SCRIPT FLUSH: %v", err)
+	}
+	if n := hook.n.Load() - before; n != 2 || hook.names.Load() != "eval" {
+		t.Errorf("after SCRIPT FLUSH: %d commands (last %v), want evalsha then eval", n, hook.names.Load())
+	}
+	before = hook.n.Load()
+	if d, err := b.Decide(ctx, req); err != nil || d.Allowed {
+		t.Fatalf("second decision: %+v, %v; want refused", d, err)
+	}
+	if n := hook.n.Load() - before; n != 1 {
+		t.Errorf("after the reload: %d commands, want 1", n)
+	}
+	before = hook.n.Load()
+	if err := b.Reset(ctx, "rt", "flushed"); err != nil {
+		t.Fatal(err)
+	}
+	if n := hook.n.Load() - before; n != 1 {
+		t.Errorf("Reset: %d commands, want 1", n)
+	}
+	if n, _ := client.Exists(ctx, env.Prefix+"rt:flushed").Result(); n != 0 {
+		t.Error("Reset left the key")
+	}
+}
+
+// The decision uses the server's clock: a client clock far off changes
+// nothing, since the script never sees it. What the client can see is that
+// two decisions the server makes a known time apart agree with that time.
+func TestRateLimitServerClock(t *testing.T) {
+	env := testenv.Redis(t)
+	client := rateLimitClient(t, env.URL)
+	b := grelredis.NewRateLimitBackend(client, grelredis.WithRateLimitPrefix(env.Prefix))
+	ctx := context.Background()
+	p := grelratelimit.Policy{Algorithm: grelratelimit.TokenBucket, Limit: 1, Interval: time.Hour}
+	req := grelratelimit.Request{Name: "clock", Key: "k", N: 1, Policy: p}
+	if _, err := b.Decide(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := client.HGet(ctx, env.Prefix+"clock:k", "t").Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := client.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tat := time.UnixMicro(raw)
+	if d := tat.Sub(server); d < time.Hour-time.Second || d > time.Hour {
+		t.Errorf("stored TAT %v is %v after the server's time, want one interval (1h)", tat, d)
+	}
+}
+
+// A server killed under a running limiter: each degradation does what it
+// says, within the call timeout; when it comes back (with an empty script
+// cache) decisions are the store's again.
+func TestRateLimitStoreDown(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	client := rateLimitClient(t, srv.URL)
+	b := grelredis.NewRateLimitBackend(client)
+	const timeout = 200 * time.Millisecond
+	newLimiter := func(d grelratelimit.Degradation) *grelratelimit.Limiter {
+		l, err := grelratelimit.New("down-"+string(d), b, grelratelimit.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))),
+			grelratelimit.WithBurst(2), grelratelimit.WithRate(1), grelratelimit.WithPeriod(time.Hour),
+			grelratelimit.WithDegradation(d), grelratelimit.WithTimeout(timeout), grelratelimit.WithProbeInterval(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	limiters := map[grelratelimit.Degradation]*grelratelimit.Limiter{}
+	for _, d := range []grelratelimit.Degradation{grelratelimit.FailOpen, grelratelimit.FailClosed, grelratelimit.FallbackLocal} {
+		limiters[d] = newLimiter(d)
+	}
+	ctx := context.Background()
+	for _, l := range limiters {
+		if r, err := l.Allow(ctx, "k"); err != nil || r.Degraded() {
+			t.Fatalf("store up: %+v, %v", r, err)
+		}
+	}
+	srv.Stop()
+	want := map[grelratelimit.Degradation][]bool{
+		grelratelimit.FailOpen:      {true, true, true},
+		grelratelimit.FailClosed:    {false, false, false},
+		grelratelimit.FallbackLocal: {true, true, false},
+	}
+	modes := map[grelratelimit.Degradation]grelratelimit.Mode{
+		grelratelimit.FailOpen: grelratelimit.ModeFailOpen, grelratelimit.FailClosed: grelratelimit.ModeFailClosed,
+		grelratelimit.FallbackLocal: grelratelimit.ModeLocal,
+	}
+	for d, l := range limiters {
+		for i, allowed := range want[d] {
+			start := time.Now()
+			r, err := l.Allow(ctx, "k")
+			if elapsed := time.Since(start); elapsed > timeout+100*time.Millisecond {
+				t.Errorf("%s call %d took %v, past the %v timeout", d, i, elapsed, timeout)
+			}
+			if err != nil || r.Allowed != allowed || r.Mode != modes[d] {
+				t.Errorf("%s call %d: %+v, %v; want allowed %v in mode %v", d, i, r, err, allowed, modes[d])
+			}
+		}
+	}
+	srv.Start()
+	for d, l := range limiters {
+		r, err := l.Allow(ctx, "k")
+		if err != nil || r.Degraded() || !r.Allowed || r.Remaining != 1 {
+			t.Errorf("%s after the restart: %+v, %v; want the store's decision on an empty store", d, r, err)
+		}
+	}
+}
+
+// A server that accepts connections and never answers: every decision
+// returns within the call timeout, degraded.
+func TestRateLimitStoreHung(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	client := rateLimitClient(t, "redis://"+ln.Addr().String()+"/0")
+	const timeout = 150 * time.Millisecond
+	l, err := grelratelimit.New("hung", grelredis.NewRateLimitBackend(client), grelratelimit.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))),
+		grelratelimit.WithDegradation(grelratelimit.FailClosed), grelratelimit.WithTimeout(timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		start := time.Now()
+		r, err := l.Allow(ctx, "k")
+		elapsed := time.Since(start)
+		if err != nil || r.Mode != grelratelimit.ModeFailClosed || r.Allowed {
+			t.Errorf("call %d: %+v, %v; want refused, fail_closed", i, r, err)
+		}
+		if elapsed > timeout+100*time.Millisecond {
+			t.Errorf("call %d took %v, past the %v timeout", i, elapsed, timeout)
+		}
+		// After the first failure, PROBE_INTERVAL (1s) skips the store.
+		if i > 0 && elapsed > 10*time.Millisecond {
+			t.Errorf("call %d took %v: the store should not be called again within PROBE_INTERVAL", i, elapsed)
+		}
+	}
+}
+
+// RateLimitBackends offers each Redis client to grelratelimit.Module under
+// its instance name.
+func TestRateLimitBackendsModule(t *testing.T) {
+	env := testenv.Redis(t)
+	client := rateLimitClient(t, env.URL)
+	name := "module-" + strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(env.Prefix, "grel:test:"), ":"), ":", "-")
+	t.Cleanup(func() { _ = client.Del(context.Background(), grelredis.DefaultRateLimitPrefix+name+":k") })
+	var l *grelratelimit.Limiter
+	app := fxtest.New(t,
+		fx.Supply(grelconfig.NewRegistry(grelconfig.Map(nil))),
+		grelredis.FromClient("", client),
+		grelredis.RateLimitBackends,
+		grelratelimit.Module,
+		grelratelimit.Named(name, grelratelimit.WithBurst(3)),
+		fx.Invoke(fx.Annotate(func(x *grelratelimit.Limiter) { l = x }, fx.ParamTags(grelratelimit.Tag(name)))),
+	)
+	app.RequireStart()
+	defer app.RequireStop()
+	r, err := l.Allow(context.Background(), "k")
+	if err != nil || !r.Allowed || r.Degraded() || r.Remaining != 2 {
+		t.Fatalf("Allow = %+v, %v", r, err)
+	}
+	if n, err := client.Exists(context.Background(), grelredis.DefaultRateLimitPrefix+name+":k").Result(); err != nil || n != 1 {
+		t.Errorf("the state is not in Redis: %v %v", n, err)
+	}
+}
