@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"syscall"
 
@@ -32,9 +34,9 @@ const OptionsGroup = "grel.log.options"
 // is given in); fxgrel.Module includes it.
 var Module = fx.Options(
 	fx.Module("grel.log",
-		fx.Provide(newModule),
+		fx.Provide(newModule, provideModule),
 	),
-	fx.WithLogger(NewFxEventLogger),
+	fx.WithLogger(newEventLogger),
 )
 
 // WithOptions gives options to the logger [Module] builds, from anywhere in
@@ -66,7 +68,46 @@ type moduleResult struct {
 	Level  zap.AtomicLevel
 }
 
-func newModule(p moduleParams) (moduleResult, error) {
+// built is the outcome of building the logger, kept even when it failed so
+// that the Fx event logger can still report the failure.
+type built struct {
+	res moduleResult
+	err error
+}
+
+func provideModule(b *built) (moduleResult, error) { return b.res, b.err }
+
+// newEventLogger is the app's Fx event logger: the app's logger, or, when
+// the logger could not be built (a bad GREL_LOG_* value), one stderr line per
+// failed invoke or start, instead of Fx's dump of every event.
+func newEventLogger(b *built) fxevent.Logger {
+	if b.err == nil {
+		return NewFxEventLogger(b.res.Logger)
+	}
+	return failureLogger{w: os.Stderr}
+}
+
+type failureLogger struct{ w io.Writer }
+
+func (l failureLogger) LogEvent(e fxevent.Event) {
+	switch e := e.(type) {
+	case *fxevent.Invoked:
+		if e.Err != nil {
+			fmt.Fprintf(l.w, "fx: invoke failed: %v\n", e.Err)
+		}
+	case *fxevent.Started:
+		if e.Err != nil {
+			fmt.Fprintf(l.w, "fx: start failed: %v\n", e.Err)
+		}
+	}
+}
+
+func newModule(p moduleParams) *built {
+	res, err := buildModule(p)
+	return &built{res: res, err: err}
+}
+
+func buildModule(p moduleParams) (moduleResult, error) {
 	reg := p.Registry
 	if reg == nil {
 		reg = grelconfig.NewRegistry(grelconfig.Env())

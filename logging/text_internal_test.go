@@ -1,9 +1,13 @@
 package grellog
 
 import (
+	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/fx/fxevent"
 )
 
 func TestAppendDuration(t *testing.T) {
@@ -28,4 +32,17 @@ func FuzzAppendDuration(f *testing.F) {
 			t.Fatalf("appendDuration(%d) = %q, want %q", n, got, want)
 		}
 	})
+}
+
+func TestFailureLoggerPrintsOnlyFailures(t *testing.T) {
+	var buf strings.Builder
+	l := failureLogger{w: &buf}
+	l.LogEvent(&fxevent.Provided{ConstructorName: "x"})
+	l.LogEvent(&fxevent.Invoked{FunctionName: "f"})
+	l.LogEvent(&fxevent.Invoked{FunctionName: "f", Err: errors.New("bad GREL_LOG_LEVEL")})
+	l.LogEvent(&fxevent.Started{Err: errors.New("boom")})
+	want := "fx: invoke failed: bad GREL_LOG_LEVEL\nfx: start failed: boom\n"
+	if buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
 }

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/fx"
+	"go.uber.org/goleak"
+
+	"github.com/grelmicro/grelmicro-go/fxgrel"
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if binary != "" {
+			_ = os.RemoveAll(filepath.Dir(binary))
+		}
+	}))
+}
+
+// --- in process -----------------------------------------------------------
+
+func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func testRoutes() []Route {
+	return []Route{
+		{Pattern: "GET /hello/{name}", Doc: "greets", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"hello": r.PathValue("name")})
+		})},
+		{Pattern: "GET /fail", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "broken", http.StatusServiceUnavailable)
+		})},
+	}
+}
+
+func TestServerMountsRoutesAndTracesRequests(t *testing.T) {
+	var (
+		srv   *Server
+		spans *tracetest.SpanRecorder
+	)
+	opts := append([]fx.Option{serverModule, provideRoutes(testRoutes), fx.Populate(&srv, &spans)}, patterns...)
+	fxgreltest.Start(t, map[string]string{"GREL_HTTP_ADDR": "127.0.0.1:0"}, opts...)
+	base := "http://" + srv.Addr().String()
+
+	resp, body := get(t, base+"/", nil)
+	var index struct {
+		Service string
+		Routes  []indexRoute
+	}
+	if err := json.Unmarshal(body, &index); err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("index: %d %q %v", resp.StatusCode, body, err)
+	}
+	want := []indexRoute{{"GET /fail", ""}, {"GET /hello/{name}", "greets"}, {"GET /{$}", "this index of routes"}}
+	if len(index.Routes) != len(want) {
+		t.Fatalf("index routes %+v", index.Routes)
+	}
+	for i := range want {
+		if index.Routes[i] != want[i] {
+			t.Errorf("route %d = %+v, want %+v", i, index.Routes[i], want[i])
+		}
+	}
+
+	// A request continues the caller's trace.
+	parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled})
+	h := http.Header{}
+	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), parent), propagation.HeaderCarrier(h))
+	if resp, body := get(t, base+"/hello/ann", h); resp.StatusCode != 200 || !strings.Contains(string(body), `"hello": "ann"`) {
+		t.Errorf("hello: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, base+"/fail", nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("fail: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, base+"/nowhere", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown path: %d", resp.StatusCode)
+	}
+
+	ended := spans.Ended()
+	byName := map[string]int{}
+	for i, s := range ended {
+		byName[s.Name()] = i
+	}
+	hello, ok := byName["GET /hello/{name}"]
+	if !ok {
+		t.Fatalf("no span for the hello route in %v", names(ended))
+	}
+	if s := ended[hello]; s.Parent().TraceID() != parent.TraceID() || s.SpanKind() != trace.SpanKindServer {
+		t.Errorf("hello span: parent %v kind %v", s.Parent(), s.SpanKind())
+	}
+	if s := ended[byName["GET /fail"]]; s.Status().Code != codes.Error {
+		t.Errorf("5xx span status %v", s.Status())
+	}
+	if _, ok := byName["GET"]; !ok {
+		t.Errorf("the unmatched request has no span named after its method: %v", names(ended))
+	}
+}
+
+func names(spans []sdktrace.ReadOnlySpan) []string {
+	var out []string
+	for _, s := range spans {
+		out = append(out, s.Name())
+	}
+	return out
+}
+
+// serverModuleDeps is fxgrel over a map, for the tests that expect fx.New to
+// fail (fxgreltest fails the test instead).
+func serverModuleDeps(env ...map[string]string) fx.Option {
+	var m map[string]string
+	if len(env) > 0 {
+		m = env[0]
+	}
+	return fx.Options(fxgrel.Module, fxgrel.WithSource(grelconfig.Map(m)))
+}
+
+func TestServerRefusesConflictingRoutes(t *testing.T) {
+	dup := func() []Route { return []Route{{Pattern: "GET /x", Handler: http.NotFoundHandler()}} }
+	app := fx.New(fx.NopLogger, serverModuleDeps(), serverModule, provideRoutes(dup), provideRoutes(dup), fx.Invoke(func(*Server) {}))
+	if err := app.Err(); err == nil || !strings.Contains(err.Error(), `route "GET /x"`) {
+		t.Errorf("fx.New error %v", err)
+	}
+}
+
+func TestServerRefusesBadAddr(t *testing.T) {
+	for _, addr := range []string{"no-port-here", "127.0.0.1:99999", "127.0.0.1:http"} {
+		app := fx.New(fx.NopLogger, serverModuleDeps(map[string]string{"GREL_HTTP_ADDR": addr}), serverModule, fx.Invoke(func(*Server) {}))
+		err := app.Err()
+		if err == nil || !strings.Contains(err.Error(), "GREL_HTTP_ADDR") || strings.Contains(err.Error(), addr) {
+			t.Errorf("GREL_HTTP_ADDR=%s: error %v", addr, err)
+		}
+	}
+}
+
+func TestServerStartFailsWhenThePortIsTaken(t *testing.T) {
+	var first *Server
+	fxgreltest.Start(t, map[string]string{"GREL_HTTP_ADDR": "127.0.0.1:0"}, serverModule, fx.Populate(&first))
+	app := fxgreltest.New(t, map[string]string{"GREL_HTTP_ADDR": first.Addr().String()}, serverModule, fx.Invoke(func(*Server) {}))
+	err := app.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "GREL_HTTP_ADDR") || strings.Contains(err.Error(), first.Addr().String()) {
+		t.Errorf("start error %v", err)
+	}
+	_ = app.Stop(context.Background())
+}
+
+// --- the binary -------------------------------------------------------------
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// serviceBinary builds the service once for the binary tests.
+func serviceBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "grel-service-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "service")
+		out, err := exec.Command(goTool(), "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build: %v", buildErr)
+	}
+	return binary
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+}
+
+// hermeticEnv is the process environment without GREL_*, OTEL_* and
+// NO_COLOR, plus env.
+func hermeticEnv(env ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GREL_") || strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "NO_COLOR=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, env...)
+}
+
+var listening = regexp.MustCompile(`"msg":"http server listening","addr":"([^"]+)"`)
+
+func TestBinaryStopsCleanlyOnSignal(t *testing.T) {
+	bin := serviceBinary(t)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin)
+			cmd.Env = hermeticEnv("GREL_HTTP_ADDR=127.0.0.1:0", "GREL_LOG_FORMAT=json")
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			addr := make(chan string, 1)
+			var logged bytes.Buffer
+			var logMu sync.Mutex
+			go func() {
+				sc := bufio.NewScanner(stderr)
+				for sc.Scan() {
+					logMu.Lock()
+					logged.WriteString(sc.Text() + "\n")
+					logMu.Unlock()
+					if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+						addr <- m[1]
+					}
+				}
+				exited <- cmd.Wait()
+			}()
+			select {
+			case a := <-addr:
+				if resp, body := get(t, "http://"+a+"/", nil); resp.StatusCode != 200 || !strings.Contains(string(body), "GET /{$}") {
+					t.Errorf("index: %d %s", resp.StatusCode, body)
+				}
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+				t.Fatalf("the service did not start:\n%s", logged.String())
+			}
+			start := time.Now()
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				if err != nil {
+					logMu.Lock()
+					t.Errorf("exit after %v: %v\n%s", sig, err, logged.String())
+					logMu.Unlock()
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("stopped in %v, want within 5s", d)
+				}
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+				t.Fatal("still running 10s after the signal")
+			}
+			logMu.Lock()
+			defer logMu.Unlock()
+			if !strings.Contains(logged.String(), `"msg":"http server stopped"`) {
+				t.Errorf("no clean stop in the log:\n%s", logged.String())
+			}
+		})
+	}
+}
+
+func TestBinaryDescribe(t *testing.T) {
+	cmd := exec.Command(serviceBinary(t), "--describe")
+	cmd.Env = hermeticEnv("GREL_HTTP_ADDR=127.0.0.1:9", "OTEL_EXPORTER_OTLP_HEADERS=api-key=very-secret")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"VARIABLE", "GREL_HTTP_ADDR", "127.0.0.1:9", "GREL_LOG_LEVEL", "OTEL_TRACES_EXPORTER", "<redacted>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+stderr.String(), "very-secret") {
+		t.Error("describe printed a secret")
+	}
+	if strings.Contains(stderr.String(), "listening") {
+		t.Error("--describe started the server")
+	}
+}
+
+func TestBinaryRefusesBadValues(t *testing.T) {
+	for _, tt := range []struct{ variable, value string }{
+		{"GREL_LOG_LEVEL", "verbose"},
+		{"GREL_HTTP_ADDR", "not-an-address"},
+		{"GREL_HTTP_SHUTDOWN_TIMEOUT", "whenever"},
+		{"OTEL_TRACES_EXPORTER", "carrier-pigeon"},
+	} {
+		t.Run(tt.variable, func(t *testing.T) {
+			cmd := exec.Command(serviceBinary(t))
+			cmd.Env = hermeticEnv(tt.variable + "=" + tt.value)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit %v, want code 1\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tt.variable) {
+				t.Errorf("output does not name %s:\n%s", tt.variable, out)
+			}
+			if strings.Contains(string(out), tt.value) {
+				t.Errorf("output contains the value %q:\n%s", tt.value, out)
+			}
+		})
+	}
+}
