@@ -556,8 +556,9 @@ func testReleasedPickedUp(t *testing.T, s *suite) {
 				got <- time.Time{}
 				return
 			}
-			got <- time.Now()
+			at := time.Now()
 			_ = hb.Release(ctx)
+			got <- at
 		}()
 		time.Sleep(retry/2 + time.Duration(i)*retry/3)
 		released := time.Now()
