@@ -56,8 +56,10 @@ func TestExecute(t *testing.T) {
 		}, took: time.Second, ours: true, wantErr: errBoom},
 		{name: "a late result is kept", fn: func(context.Context) error { time.Sleep(2 * time.Second); return nil }, took: 2 * time.Second},
 		{name: "the caller's earlier deadline is not ours",
-			parent: func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), 300*time.Millisecond) },
-			fn:     waitCtx, took: 300 * time.Millisecond, wantErr: context.DeadlineExceeded},
+			parent: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 300*time.Millisecond)
+			},
+			fn: waitCtx, took: 300 * time.Millisecond, wantErr: context.DeadlineExceeded},
 		{name: "the caller's cancellation is not ours",
 			parent: func() (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(context.Background())
