@@ -27,7 +27,6 @@ require (
 	go.uber.org/dig v1.19.0 // indirect
 	go.uber.org/fx v1.24.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
-	go.uber.org/zap v1.28.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/term v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
@@ -38,4 +37,5 @@ require (
 require (
 	github.com/alexliesenfeld/health v0.8.0
 	github.com/grelmicro/grelmicro-go v0.0.0-00010101000000-000000000000
+	go.uber.org/zap v1.28.0
 )
