@@ -10,10 +10,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
+	"go.uber.org/zap/zaptest/observer"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
@@ -118,5 +122,47 @@ func TestModuleConfigError(t *testing.T) {
 	app := fx.New(fx.NopLogger, fx.Supply(grelconfig.NewRegistry(grelconfig.Map(nil))), Named("audit"))
 	if err := app.Err(); err == nil || !strings.Contains(err.Error(), "DATABASE_AUDIT_URL") {
 		t.Fatalf("fx.New error = %v, want one naming DATABASE_AUDIT_URL", err)
+	}
+}
+
+// With fxgrel.Module the provider reads its settings through the app's
+// registry, logs through the app's logger and traces through its tracer.
+func TestModuleWithFxgrel(t *testing.T) {
+	env := testenv.Postgres(t)
+	var g struct {
+		fx.In
+		Pool     *pgxpool.Pool
+		Registry *grelconfig.Registry
+		Logs     *observer.ObservedLogs
+		Spans    *tracetest.SpanRecorder
+		Tracer   trace.TracerProvider
+	}
+	fxgreltest.Start(t, map[string]string{"DATABASE_URL": env.URL, "GREL_POSTGRES_SCHEMA": env.Schema}, Module,
+		Migrations(Migration{Name: "fx_0001", SQL: "CREATE TABLE {{schema}}.grel_fx (n int)"}),
+		fx.Populate(&g))
+	ctx, span := g.Tracer.Tracer("test").Start(context.Background(), "request")
+	_, err := g.Pool.Exec(ctx, "INSERT INTO grel_fx VALUES (1)")
+	span.End()
+	if err != nil {
+		t.Fatalf("the migration of the group did not run: %v", err)
+	}
+	if len(g.Logs.FilterMessage("postgres connected").All()) != 1 {
+		t.Errorf("no connect log; logs: %v", g.Logs.All())
+	}
+	var traced bool
+	for _, s := range g.Spans.Ended() {
+		traced = traced || (s.Parent().SpanID() == span.SpanContext().SpanID() && s.Parent().IsValid())
+	}
+	if !traced {
+		t.Error("the app's tracer provider did not trace the query")
+	}
+	var described []string
+	for _, e := range g.Registry.Describe() {
+		if e.Kind == Kind {
+			described = append(described, e.Variable)
+		}
+	}
+	if !slices.Contains(described, "DATABASE_URL") || !slices.Contains(described, "GREL_POSTGRES_SCHEMA") {
+		t.Errorf("describe lists %v", described)
 	}
 }

@@ -10,13 +10,12 @@ import (
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
+	greltrace "github.com/grelmicro/grelmicro-go/tracing"
 )
 
 // Instance is one PostgreSQL pool offered to adapters through
@@ -70,7 +69,7 @@ func New(name string, opts ...Option) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.tp != nil && !isNoop(o.tp) {
+	if o.tp != nil && !greltrace.IsNoop(o.tp) {
 		pc.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(o.tp))
 	}
 	if o.configure != nil {
@@ -224,12 +223,4 @@ func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	}
 	margin := min(time.Until(dl)/10, 250*time.Millisecond)
 	return context.WithDeadline(ctx, dl.Add(-margin))
-}
-
-func isNoop(tp trace.TracerProvider) bool {
-	switch tp.(type) {
-	case noop.TracerProvider, *noop.TracerProvider:
-		return true
-	}
-	return false
 }

@@ -39,4 +39,8 @@
 //
 // The provider does not retry or buffer commands while Redis is down: that
 // is the patterns' policy. Sentinel and Cluster failover is go-redis's.
+// go-redis starts background goroutines when a client is created: call
+// Stop (Fx does) even when Start was never called or failed. go-redis logs
+// its own dial failures through its package-level logger (redis.SetLogger
+// is the app's to change).
 package grelredis

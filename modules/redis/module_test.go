@@ -9,10 +9,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
@@ -140,5 +144,39 @@ func TestModuleConfigError(t *testing.T) {
 func TestTag(t *testing.T) {
 	if Tag("") != "" || Tag("cart") != `name:"cart"` || Tag(`a"b`) != `name:"a\"b"` {
 		t.Fatalf("Tag: %q %q %q", Tag(""), Tag("cart"), Tag(`a"b`))
+	}
+}
+
+// With fxgrel.Module the provider reads its URL through the app's registry,
+// logs through the app's logger and traces through the app's tracer.
+func TestModuleWithFxgrel(t *testing.T) {
+	env := testenv.Redis(t)
+	var g struct {
+		fx.In
+		Client   redis.UniversalClient
+		Registry *grelconfig.Registry
+		Logs     *observer.ObservedLogs
+		Spans    *tracetest.SpanRecorder
+	}
+	fxgreltest.Start(t, map[string]string{"REDIS_URL": env.URL}, Module, fx.Populate(&g))
+	if err := g.Client.Set(context.Background(), env.Prefix+"fx", "1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Logs.FilterMessage("redis connected").FilterField(zap.String("backend", "redis")).All()) != 1 {
+		t.Errorf("no connect log; logs: %v", g.Logs.All())
+	}
+	var traced bool
+	for _, s := range g.Spans.Ended() {
+		traced = traced || s.Name() == "set"
+	}
+	if !traced {
+		t.Error("the app's tracer provider did not trace the client")
+	}
+	var described bool
+	for _, e := range g.Registry.Describe() {
+		described = described || (e.Variable == "REDIS_URL" && e.Origin == grelconfig.OriginEnv)
+	}
+	if !described {
+		t.Error("describe does not list REDIS_URL")
 	}
 }

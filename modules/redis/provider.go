@@ -10,13 +10,12 @@ import (
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
+	greltrace "github.com/grelmicro/grelmicro-go/tracing"
 )
 
 // Kind is the provider's config kind: GREL_REDIS_* and the describe entries.
@@ -109,7 +108,7 @@ func New(name string, opts ...Option) (*Provider, error) {
 		o.configure(parsed)
 	}
 	client := parsed.NewClient()
-	if tp := o.tp; tp != nil && !isNoop(tp) {
+	if tp := o.tp; tp != nil && !greltrace.IsNoop(tp) {
 		if err := redisotel.InstrumentTracing(client, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false)); err != nil {
 			_ = client.Close()
 			return nil, errors.New("grelredis: tracing: " + err.Error())
@@ -267,12 +266,4 @@ func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	}
 	margin := min(time.Until(dl)/10, 250*time.Millisecond)
 	return context.WithDeadline(ctx, dl.Add(-margin))
-}
-
-func isNoop(tp trace.TracerProvider) bool {
-	switch tp.(type) {
-	case noop.TracerProvider, *noop.TracerProvider:
-		return true
-	}
-	return false
 }
