@@ -1,0 +1,261 @@
+package grelpostgres_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/testenv"
+	grelpostgres "github.com/grelmicro/grelmicro-go/modules/postgres"
+	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
+	"github.com/grelmicro/grelmicro-go/patterns/ratelimit/ratelimittest"
+)
+
+func rateLimitPool(t testing.TB, url string, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 8
+	for _, c := range configure {
+		c(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// rateLimitEnv is a fresh schema with the rate limit table.
+func rateLimitEnv(t testing.TB) testenv.PostgresEnv {
+	t.Helper()
+	env := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := grelpostgres.Migrate(ctx, rateLimitPool(t, env.URL), env.Schema, grelpostgres.RateLimitMigration); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func TestRateLimitConformance(t *testing.T) {
+	ratelimittest.Run(t, func(t *testing.T) grelratelimit.Backend {
+		env := rateLimitEnv(t)
+		return grelpostgres.NewRateLimitBackend(rateLimitPool(t, env.URL), env.Schema)
+	})
+}
+
+func rateLimitShared(t *testing.T) string {
+	if ratelimittest.IsChild() {
+		return ""
+	}
+	env := rateLimitEnv(t)
+	return env.URL + " " + env.Schema
+}
+
+func rateLimitSharedBackend(t *testing.T, shared string) grelratelimit.Backend {
+	url, schema, _ := strings.Cut(shared, " ")
+	return grelpostgres.NewRateLimitBackend(rateLimitPool(t, url), schema)
+}
+
+// Four OS processes hammer one key: the permits granted stay within the
+// token bucket's burst plus rate x elapsed.
+func TestRateLimitProcessesTokenBucket(t *testing.T) {
+	ratelimittest.RunProcesses(t, ratelimittest.Processes{Shared: rateLimitShared(t), Backend: rateLimitSharedBackend})
+}
+
+// The same for the sliding window, within its documented bound.
+func TestRateLimitProcessesSlidingWindow(t *testing.T) {
+	cfg := grelratelimit.DefaultConfig(grelratelimit.SlidingWindow)
+	cfg.Limit, cfg.Window = 100, time.Second
+	ratelimittest.RunProcesses(t, ratelimittest.Processes{Shared: rateLimitShared(t), Backend: rateLimitSharedBackend, Config: cfg})
+}
+
+type rateLimitQueries struct {
+	queries, prepares atomic.Int64
+}
+
+func (q *rateLimitQueries) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.queries.Add(1)
+	return ctx
+}
+func (*rateLimitQueries) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (q *rateLimitQueries) TracePrepareStart(ctx context.Context, _ *pgx.Conn, _ pgx.TracePrepareStartData) context.Context {
+	q.prepares.Add(1)
+	return ctx
+}
+func (*rateLimitQueries) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrepareEndData) {}
+
+// Every decision is one statement (its plan prepared once per connection);
+// a Reset is one DELETE. The stored state is in microseconds of the
+// database clock.
+func TestRateLimitOneStatement(t *testing.T) {
+	env := rateLimitEnv(t)
+	tracer := &rateLimitQueries{}
+	pool := rateLimitPool(t, env.URL, func(c *pgxpool.Config) { c.MaxConns = 1; c.ConnConfig.Tracer = tracer })
+	b := grelpostgres.NewRateLimitBackend(pool, env.Schema)
+	ctx := context.Background()
+	for _, p := range []grelratelimit.Policy{
+		{Algorithm: grelratelimit.TokenBucket, Limit: 10, Interval: time.Second},
+		{Algorithm: grelratelimit.SlidingWindow, Limit: 10, Window: time.Minute},
+	} {
+		for i, peek := range []bool{false, true, false, true} {
+			req := grelratelimit.Request{Name: "one", Key: string(p.Algorithm), N: 1, Peek: peek, Policy: p}
+			q, pr := tracer.queries.Load(), tracer.prepares.Load()
+			if _, err := b.Decide(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if n := tracer.queries.Load() - q; n != 1 {
+				t.Errorf("%s decision %d: %d statements, want 1", p.Algorithm, i, n)
+			}
+			if n := tracer.prepares.Load() - pr; i >= 2 && n != 0 {
+				t.Errorf("%s decision %d: prepared again", p.Algorithm, i)
+			}
+		}
+	}
+	q := tracer.queries.Load()
+	if err := b.Reset(ctx, "one", "token_bucket"); err != nil {
+		t.Fatal(err)
+	}
+	if n := tracer.queries.Load() - q; n != 1 {
+		t.Errorf("Reset: %d statements, want 1", n)
+	}
+	var stored, dbNow int64
+	if _, err := b.Decide(ctx, grelratelimit.Request{Name: "clock", Key: "k", N: 1,
+		Policy: grelratelimit.Policy{Algorithm: grelratelimit.TokenBucket, Limit: 1, Interval: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	err := pool.QueryRow(ctx, "SELECT t, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM "+
+		pgx.Identifier{env.Schema, grelpostgres.RateLimitTable}.Sanitize()+" WHERE name = 'clock' AND key = 'k'").Scan(&stored, &dbNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Duration(stored-dbNow) * time.Microsecond; d < time.Hour-time.Second || d > time.Hour {
+		t.Errorf("stored TAT is %v after the database's time, want one interval (1h)", d)
+	}
+}
+
+// Sweep deletes the rows of idle keys and only those.
+func TestRateLimitSweep(t *testing.T) {
+	env := rateLimitEnv(t)
+	pool := rateLimitPool(t, env.URL)
+	b := grelpostgres.NewRateLimitBackend(pool, env.Schema)
+	ctx := context.Background()
+	short := grelratelimit.Policy{Algorithm: grelratelimit.TokenBucket, Limit: 5, Interval: 10 * time.Millisecond}
+	long := grelratelimit.Policy{Algorithm: grelratelimit.SlidingWindow, Limit: 5, Window: time.Hour}
+	for i := range 20 {
+		p := short
+		if i%2 == 1 {
+			p = long
+		}
+		if _, err := b.Decide(ctx, grelratelimit.Request{Name: "sweep", Key: string(rune('a' + i)), N: 1, Policy: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	n, err := b.Sweep(ctx)
+	if err != nil || n != 10 {
+		t.Errorf("Sweep = %d, %v; want the 10 idle keys", n, err)
+	}
+	var left int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{env.Schema, grelpostgres.RateLimitTable}.Sanitize()).Scan(&left); err != nil || left != 10 {
+		t.Errorf("%d rows left, %v; want the 10 live keys", left, err)
+	}
+}
+
+// A PostgreSQL that refuses connections (a closed port) and one that
+// accepts and never answers: each degradation does what it says and no
+// decision outlives the call timeout.
+func TestRateLimitStoreDown(t *testing.T) {
+	closed := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	const timeout = 200 * time.Millisecond
+	modes := map[grelratelimit.Degradation]grelratelimit.Mode{
+		grelratelimit.FailOpen: grelratelimit.ModeFailOpen, grelratelimit.FailClosed: grelratelimit.ModeFailClosed,
+		grelratelimit.FallbackLocal: grelratelimit.ModeLocal,
+	}
+	want := map[grelratelimit.Degradation][]bool{
+		grelratelimit.FailOpen:      {true, true, true},
+		grelratelimit.FailClosed:    {false, false, false},
+		grelratelimit.FallbackLocal: {true, true, false},
+	}
+	for server, addr := range map[string]string{"closed": closed, "silent": silent.Addr().String()} {
+		pool := rateLimitPool(t, "postgres://postgres@"+addr+"/test?sslmode=disable&connect_timeout=5")
+		b := grelpostgres.NewRateLimitBackend(pool, "public")
+		for d, mode := range modes {
+			t.Run(server+"/"+string(d), func(t *testing.T) {
+				l, err := grelratelimit.New("down", b, grelratelimit.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))),
+					grelratelimit.WithBurst(2), grelratelimit.WithRate(1), grelratelimit.WithPeriod(time.Hour),
+					grelratelimit.WithDegradation(d), grelratelimit.WithTimeout(timeout), grelratelimit.WithProbeInterval(0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, allowed := range want[d] {
+					start := time.Now()
+					r, err := l.Allow(context.Background(), "k")
+					if elapsed := time.Since(start); elapsed > timeout+150*time.Millisecond {
+						t.Errorf("call %d took %v, past the %v timeout", i, elapsed, timeout)
+					}
+					if err != nil || r.Allowed != allowed || r.Mode != mode {
+						t.Errorf("call %d: %+v, %v; want allowed %v in mode %v", i, r, err, allowed, mode)
+					}
+				}
+				if err := l.Reset(context.Background(), "k"); err == nil {
+					t.Error("Reset on a down store succeeded")
+				}
+			})
+		}
+	}
+}
+
+// RateLimitBackends offers each pool to grelratelimit.Module under its
+// instance name, with the table created by the provider's migration.
+func TestRateLimitBackendsModule(t *testing.T) {
+	env := testenv.Postgres(t)
+	pool := rateLimitPool(t, env.URL)
+	var l *grelratelimit.Limiter
+	app := fxtest.New(t,
+		fx.Supply(grelconfig.NewRegistry(grelconfig.Map(map[string]string{"GREL_POSTGRES_SCHEMA": env.Schema}))),
+		grelpostgres.FromPool("", pool),
+		grelpostgres.RateLimitBackends,
+		grelratelimit.Module,
+		grelratelimit.Named("api", grelratelimit.WithAlgorithm(grelratelimit.SlidingWindow), grelratelimit.WithLimit(3)),
+		fx.Invoke(fx.Annotate(func(x *grelratelimit.Limiter) { l = x }, fx.ParamTags(grelratelimit.Tag("api")))),
+	)
+	app.RequireStart()
+	defer app.RequireStop()
+	ctx := context.Background()
+	r, err := l.Allow(ctx, "k")
+	if err != nil || !r.Allowed || r.Degraded() || r.Remaining != 2 {
+		t.Fatalf("Allow = %+v, %v", r, err)
+	}
+	var cur int64
+	if err := pool.QueryRow(ctx, "SELECT cur FROM "+pgx.Identifier{env.Schema, grelpostgres.RateLimitTable}.Sanitize()+
+		" WHERE name = 'api' AND key = 'k'").Scan(&cur); err != nil || cur != 1 {
+		t.Errorf("the state is not in the table: %d %v", cur, err)
+	}
+}
