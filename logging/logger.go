@@ -75,7 +75,7 @@ func build(cfg Config, o *options) *zap.Logger {
 		lvl.SetLevel(cfg.Level)
 	}
 
-	var core zapcore.Core = zapcore.NewCore(NewEncoder(format, color), ws, lvl)
+	core := zapcore.NewCore(NewEncoder(format, color), ws, lvl)
 	if cfg.Sampling {
 		core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
 	}

@@ -74,7 +74,11 @@ func TestSlogLevelsAndTrace(t *testing.T) {
 		t.Fatalf("got %d lines:\n%s", len(lines), buf.String())
 	}
 	for i := range want {
-		got := lines[i][strings.Index(lines[i], "level="):] // slog stamps records itself
+		at := strings.Index(lines[i], "level=")
+		if at < 0 {
+			t.Fatalf("line %d has no level: %s", i, lines[i])
+		}
+		got := lines[i][at:] // slog stamps records itself
 		if got != want[i] {
 			t.Errorf("line %d:\ngot  %s\nwant %s", i, got, want[i])
 		}

@@ -107,7 +107,7 @@ func (enc *textEncoder) free() {
 // Clone implements zapcore.Encoder.
 func (enc *textEncoder) Clone() zapcore.Encoder {
 	c := enc.clone()
-	c.buf.Write(enc.buf.Bytes())
+	c.buf.AppendBytes(enc.buf.Bytes())
 	return c
 }
 
@@ -135,7 +135,7 @@ func (enc *textEncoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) (
 		if final.buf.Len() > 0 {
 			final.buf.AppendByte(' ')
 		}
-		final.buf.Write(enc.buf.Bytes())
+		final.buf.AppendBytes(enc.buf.Bytes())
 	}
 	for i := range fields {
 		fields[i].AddTo(final)
@@ -276,7 +276,7 @@ func (enc *textEncoder) addKey(key string) {
 }
 
 func (enc *textEncoder) writeKey(prefix []byte, key string) {
-	enc.buf.Write(prefix)
+	enc.buf.AppendBytes(prefix)
 	if key == "" {
 		enc.buf.AppendByte('_')
 		return
@@ -549,7 +549,7 @@ func (enc *textEncoder) AppendComplex64(v complex64) {
 func (enc *textEncoder) AppendDuration(v time.Duration) {
 	if enc.goDur {
 		enc.scratch = appendDuration(enc.scratch[:0], v)
-		enc.buf.Write(enc.scratch)
+		enc.buf.AppendBytes(enc.scratch)
 		return
 	}
 	n := enc.buf.Len()
@@ -572,7 +572,7 @@ func (enc *textEncoder) appendFloat(v float64, bits int) {
 		enc.buf.AppendString("-Inf")
 	default:
 		enc.scratch = strconv.AppendFloat(enc.scratch[:0], v, 'g', -1, bits)
-		enc.buf.Write(enc.scratch)
+		enc.buf.AppendBytes(enc.scratch)
 	}
 }
 

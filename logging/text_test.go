@@ -291,7 +291,7 @@ func FuzzLogfmtRoundTrip(f *testing.F) {
 	f.Add("hello", "k", "v", "inner", "x y", int64(42), 1.5, []byte("bytes"))
 	f.Add("", "", "", "", "", int64(-1), math.Inf(1), []byte{})
 	f.Add("a\nb", "a b", `"q"`, "=", "\\", int64(0), math.NaN(), []byte{0xff, 0xfe})
-	f.Add("\x00\x1b[31m", "\xff", "\u2028", "é", "\xc3", int64(math.MinInt64), -0.0, []byte("\t"))
+	f.Add("\x00\x1b[31m", "\xff", "\u2028", "é", "\xc3", int64(math.MinInt64), math.Copysign(0, -1), []byte("\t"))
 	f.Fuzz(func(t *testing.T, msg, k1, v1, k2, v2 string, n int64, fl float64, bs []byte) {
 		l, buf := newTestLogger(t, grellog.FormatLogfmt)
 		l.Info(msg,

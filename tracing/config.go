@@ -129,7 +129,7 @@ const Kind = "TRACE"
 var (
 	spec = grelconfig.NewSpec[Config](Kind)
 
-	shutdownTimeoutField = spec.Duration("SHUTDOWN_TIMEOUT", func(c *Config) *time.Duration { return &c.ShutdownTimeout },
+	_ = spec.Duration("SHUTDOWN_TIMEOUT", func(c *Config) *time.Duration { return &c.ShutdownTimeout },
 		5*time.Second, grelconfig.Positive[time.Duration]()).
 		Doc("bound of the final flush of spans and metrics on stop")
 )

@@ -93,7 +93,7 @@ func Field(a attribute.KeyValue) zap.Field {
 	case attribute.STRINGSLICE:
 		return zap.Strings(k, a.Value.AsStringSlice())
 	}
-	return zap.String(k, a.Value.Emit())
+	return zap.String(k, a.Value.String())
 }
 
 // IsNoop reports whether tp creates no recording spans: nil, or the

@@ -41,7 +41,13 @@ func TestMain(m *testing.M) {
 
 // --- in process -----------------------------------------------------------
 
-func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) {
+// response is what get read of a response.
+type response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, url string, header http.Header) (response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -60,7 +66,7 @@ func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, body
+	return response{StatusCode: resp.StatusCode, Header: resp.Header}, body
 }
 
 func testRoutes() []Route {
@@ -269,7 +275,7 @@ func TestBinaryStopsCleanlyOnSignal(t *testing.T) {
 				}
 			case <-time.After(30 * time.Second):
 				_ = cmd.Process.Kill()
-				<-exited
+				t.Logf("killed: %v", <-exited)
 				t.Fatalf("the service did not start:\n%s", logged.String())
 			}
 			start := time.Now()
@@ -288,7 +294,7 @@ func TestBinaryStopsCleanlyOnSignal(t *testing.T) {
 				}
 			case <-time.After(10 * time.Second):
 				_ = cmd.Process.Kill()
-				<-exited
+				t.Logf("killed: %v", <-exited)
 				t.Fatal("still running 10s after the signal")
 			}
 			logMu.Lock()
