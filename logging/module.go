@@ -35,6 +35,9 @@ const OptionsGroup = "grel.log.options"
 var Module = fx.Options(
 	fx.Module("grel.log",
 		fx.Provide(newModule, provideModule),
+		// Build the logger even when nothing asks for it, so that a bad
+		// GREL_LOG_* value always fails fx.New.
+		fx.Invoke(func(*zap.Logger) {}),
 	),
 	fx.WithLogger(newEventLogger),
 )
