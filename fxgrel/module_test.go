@@ -120,7 +120,7 @@ func TestBadValuesRefuseToStart(t *testing.T) {
 		t.Run(tt.variable, func(t *testing.T) {
 			app := fx.New(fxgrel.Module, fxgrel.WithSource(grelconfig.Map(tt.env)), fx.NopLogger,
 				grellog.WithOptions(grellog.WithWriter(&syncBuffer{})),
-				fx.Invoke(func(*zap.Logger, trace.TracerProvider) {}))
+			)
 			err := app.Err()
 			if err == nil {
 				t.Fatal("fx.New accepted the value")

@@ -22,6 +22,9 @@ const OptionsGroup = "grel.trace.options"
 // stop. Export failures go to the app's *zap.Logger when there is one.
 var Module = fx.Module("grel.trace",
 	fx.Provide(newModule),
+	// Build the providers even when nothing asks for them, so that a bad
+	// OTEL_* value always fails fx.New and describe lists the variables.
+	fx.Invoke(func(*Providers) {}),
 )
 
 // WithOptions gives options to the providers [Module] builds, from anywhere
