@@ -68,6 +68,7 @@ func ExampleNamed() {
 		"GREL_KUBE_BACKUP_KUBECONFIG": "/etc/kube/backup", // a second cluster
 	}))
 	opts := []fx.Option{
+		fx.NopLogger,
 		fx.Supply(reg),
 		grelkube.Module,
 		grelkube.Named("backup"),

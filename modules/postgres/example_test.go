@@ -60,6 +60,7 @@ func ExampleURLVariables() {
 // instance's schema.
 func ExampleMigrations() {
 	opts := []fx.Option{
+		fx.NopLogger,
 		fx.Supply(grelconfig.NewRegistry(grelconfig.Map(map[string]string{"DATABASE_URL": "postgres://db/app"}))),
 		grelpostgres.Module,
 		grelpostgres.Migrations(grelpostgres.Migration{

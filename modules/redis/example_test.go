@@ -72,6 +72,7 @@ func ExampleNamed() {
 		"REDIS_CACHE_URL": "redis://127.0.0.1:6379/1",
 	}))
 	opts := []fx.Option{
+		fx.NopLogger,
 		fx.Supply(reg),
 		grelredis.Module,         // redis.UniversalClient from REDIS_URL
 		grelredis.Named("cache"), // redis.UniversalClient `name:"cache"` from REDIS_CACHE_URL

@@ -78,6 +78,7 @@ func ExampleDSN() {
 
 func ExampleMigrations() {
 	opts := []fx.Option{
+		fx.NopLogger,
 		fx.Supply(grelconfig.NewRegistry(grelconfig.Map(nil))),
 		grelsqlite.Module, // ./grelmicro.db unless GREL_SQLITE_PATH says otherwise
 		grelsqlite.Migrations(grelsqlite.Migration{
