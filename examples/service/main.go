@@ -32,6 +32,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"go.uber.org/fx"
@@ -42,7 +44,9 @@ import (
 
 // patterns lists the pattern files' options, one line each
 // (examples/service/<pattern>.go).
-var patterns = []fx.Option{}
+var patterns = []fx.Option{
+	healthExample,
+}
 
 // modules composes the service: the core, the HTTP server, the patterns.
 func modules() []fx.Option {
@@ -86,6 +90,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	// Catch the signals before any component starts: Fx registers its own
+	// handler only once every OnStart hook has returned, and a signal in
+	// between would kill the process instead of stopping it.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+
 	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
@@ -95,12 +106,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_ = app.Stop(stopCtx)
 		return 1
 	}
-	sig := <-app.Wait() // SIGINT, SIGTERM, or a component's fx.Shutdowner
+	code := 0
+	select {
+	case sig := <-app.Wait(): // a component's fx.Shutdowner (or a signal Fx saw)
+		code = sig.ExitCode
+	case <-signals:
+	}
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancelStop()
 	if err := app.Stop(stopCtx); err != nil {
 		fmt.Fprintf(stderr, "service: stop: %v\n", err)
 		return 1
 	}
-	return sig.ExitCode
+	return code
 }
