@@ -268,7 +268,7 @@ func testSameTokenReacquire(t *testing.T, s *suite) {
 
 func testMutualExclusion(t *testing.T, s *suite) {
 	clients := []grellock.Backend{s.newBackend(t), s.newBackend(t)}
-	locks := []*grellock.Lock{s.lock(clients[0], grellock.WithRetryInterval(25*time.Millisecond)), s.lock(clients[1], grellock.WithRetryInterval(25*time.Millisecond))}
+	locks := []*grellock.Lock{s.lock(clients[0], grellock.WithRetryInterval(100*time.Millisecond)), s.lock(clients[1], grellock.WithRetryInterval(100*time.Millisecond))}
 	ctx := ctxT(t, 2*time.Minute)
 	const goroutines = 50
 	var inside atomic.Int32
