@@ -169,6 +169,19 @@ func peekSQL(table string, c calc) string {
 	return `SELECT d.allowed, d.remaining, d.retry, d.reset FROM ` + c(state, false)
 }
 
+// RateLimitStatements returns the SQL of a decision and of a peek for each
+// algorithm ("token_bucket", "sliding_window") with the table in schema,
+// for documentation.
+func RateLimitStatements(schema string) map[string]string {
+	table := pgx.Identifier{schema, RateLimitTable}.Sanitize()
+	return map[string]string{
+		"token_bucket":        upsertSQL(table, bucketCalc),
+		"sliding_window":      upsertSQL(table, windowCalc),
+		"token_bucket_peek":   peekSQL(table, bucketCalc),
+		"sliding_window_peek": peekSQL(table, windowCalc),
+	}
+}
+
 // Decide implements grelratelimit.Backend: one statement.
 func (b *RateLimitBackend) Decide(ctx context.Context, req grelratelimit.Request) (grelratelimit.Decision, error) {
 	var q string

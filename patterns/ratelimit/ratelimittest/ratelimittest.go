@@ -302,9 +302,11 @@ func (s *suite) attempt(b grelratelimit.Backend, c testCase) (failures []string,
 	names := [2]string{limiterName(c.name, 0), limiterName(c.name, 1)}
 	ctx := context.Background()
 	// Warm up (connections, script caches, prepared statements) before the
-	// clock starts: a peek stores nothing.
-	if _, err := b.Decide(ctx, grelratelimit.Request{Name: names[0], Key: "warm-up", N: 1, Peek: true, Policy: policy}); err != nil {
-		return nil, "", fmt.Errorf("warm-up peek: %w", err)
+	// clock starts, on a key no step uses.
+	for _, peek := range []bool{false, true} {
+		if _, err := b.Decide(ctx, grelratelimit.Request{Name: names[0], Key: "warm-up", N: 1, Peek: peek, Policy: policy}); err != nil {
+			return nil, "", fmt.Errorf("warm-up: %w", err)
+		}
 	}
 	start := time.Now()
 	var sched, lastRetry, maxDrift time.Duration
