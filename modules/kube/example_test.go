@@ -39,7 +39,7 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	defer p.Stop(context.Background())
+	defer func() { _ = p.Stop(context.Background()) }()
 	fmt.Println(p.Addr(), p.Source())
 	fmt.Println(p.Namespace(), p.Identity(), p.HealthCheck().Name)
 	// Output:

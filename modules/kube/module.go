@@ -79,7 +79,8 @@ func provide(name string, client kubernetes.Interface, rc *rest.Config, opts []O
 			},
 			OnStop: p.Stop,
 		})
-		return p, p.Client(), p.Instance(), p.HealthCheck(), nil
+		c, in, check := p.Client(), p.Instance(), p.HealthCheck()
+		return p, c, in, check, nil
 	}
 	tag := Tag(name)
 	return fx.Options(

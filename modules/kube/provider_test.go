@@ -190,7 +190,7 @@ current-context: one
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer p.Stop(context.Background())
+			defer func() { _ = p.Stop(context.Background()) }()
 			if p.Addr() != tt.host || p.Source() != tt.source || p.Namespace() != tt.ns || p.Identity() != tt.identity {
 				t.Fatalf("got host %q source %q namespace %q identity %q, want %q %q %q %q",
 					p.Addr(), p.Source(), p.Namespace(), p.Identity(), tt.host, tt.source, tt.ns, tt.identity)
@@ -245,7 +245,7 @@ func TestStartFailsWithinDeadline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer p.Stop(context.Background())
+			defer func() { _ = p.Stop(context.Background()) }()
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
 			begin := time.Now()
@@ -268,7 +268,7 @@ func TestStartRefusesBadCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Stop(context.Background())
+	defer func() { _ = p.Stop(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = p.Start(ctx)
@@ -283,7 +283,7 @@ func TestWrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer owner.Stop(context.Background())
+	defer func() { _ = owner.Stop(context.Background()) }()
 	p, err := Wrap("", owner.Client(), nil, WithRegistry(registry(map[string]string{"POD_NAMESPACE": env.Namespace})))
 	if err != nil {
 		t.Fatal(err)

@@ -164,7 +164,7 @@ func TestDescribeRedactsPasswords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Stop(context.Background())
+	defer func() { _ = p.Stop(context.Background()) }()
 	got := map[string]string{}
 	for _, e := range reg.Describe() {
 		if strings.Contains(e.Value, "hunter2") || strings.Contains(e.Default, "hunter2") {

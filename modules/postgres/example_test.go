@@ -21,7 +21,7 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	defer p.Stop(context.Background())
+	defer func() { _ = p.Stop(context.Background()) }()
 	fmt.Println(p.Addr(), p.Schema(), p.Config().Migrate, p.HealthCheck().Name)
 	// Output: postgres://app@db.internal:5432/orders grelmicro true postgres
 }

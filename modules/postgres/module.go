@@ -93,7 +93,8 @@ func provide(name string, pool *pgxpool.Pool, opts []Option) fx.Option {
 			},
 			OnStop: p.Stop,
 		})
-		return p, p.Pool(), p.Instance(), p.HealthCheck(), nil
+		c, in, check := p.Pool(), p.Instance(), p.HealthCheck()
+		return p, c, in, check, nil
 	}
 	tag := Tag(name)
 	return fx.Options(

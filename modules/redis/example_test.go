@@ -39,7 +39,7 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	defer p.Stop(context.Background())
+	defer func() { _ = p.Stop(context.Background()) }()
 	fmt.Println(p.Addr(), p.Owned(), p.HealthCheck().Name)
 	// Output: redis://:xxxxx@sessions.internal:6379/0 true redis:sessions
 }

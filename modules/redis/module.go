@@ -78,7 +78,8 @@ func provide(name string, client redis.UniversalClient, opts []Option) fx.Option
 			},
 			OnStop: p.Stop,
 		})
-		return p, p.Client(), p.Instance(), p.HealthCheck(), nil
+		c, in, check := p.Client(), p.Instance(), p.HealthCheck()
+		return p, c, in, check, nil
 	}
 	tag := Tag(name)
 	return fx.Options(

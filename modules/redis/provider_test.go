@@ -75,7 +75,7 @@ func TestNewReadsVendorVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer def.Stop(context.Background())
+	defer func() { _ = def.Stop(context.Background()) }()
 	if strings.Contains(def.Addr(), "hunter2") || !strings.Contains(def.Addr(), "xxxxx") {
 		t.Errorf("Addr() = %q, want the password redacted", def.Addr())
 	}
@@ -139,7 +139,7 @@ func TestDefaultURLWhenUnset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Stop(context.Background())
+	defer func() { _ = p.Stop(context.Background()) }()
 	if p.Addr() != DefaultURL {
 		t.Fatalf("Addr() = %q, want %q", p.Addr(), DefaultURL)
 	}
@@ -160,7 +160,7 @@ func TestStartFailsWithinDeadline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer p.Stop(context.Background())
+			defer func() { _ = p.Stop(context.Background()) }()
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
 			begin := time.Now()
@@ -263,7 +263,7 @@ func TestTracing(t *testing.T) {
 	env := testenv.Redis(t)
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
+	defer func() { _ = tp.Shutdown(context.Background()) }()
 	p, err := New("", WithURL(env.URL), WithTracerProvider(tp))
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestTracing(t *testing.T) {
 	for _, s := range rec.Ended() {
 		names = append(names, s.Name())
 		for _, a := range s.Attributes() {
-			if strings.Contains(a.Value.Emit(), "secret-value") {
+			if strings.Contains(a.Value.String(), "secret-value") {
 				t.Errorf("span %s records a command argument: %s", s.Name(), a.Key)
 			}
 		}
@@ -344,7 +344,7 @@ func TestSentinel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Stop(context.Background())
+	defer func() { _ = p.Stop(context.Background()) }()
 	eventually(t, 15*time.Second, "start through the sentinel", p.Start)
 	ctx := context.Background()
 	if err := p.Client().Set(ctx, "via-sentinel", "1", 0).Err(); err != nil {

@@ -31,7 +31,7 @@ func ExampleNew() {
 	if err := p.Start(ctx); err != nil { // opens the file, migrates
 		panic(err)
 	}
-	defer p.Stop(ctx)
+	defer func() { _ = p.Stop(ctx) }()
 
 	err = p.DB().Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO kv VALUES ('greeting', 'hello')")

@@ -44,7 +44,7 @@ func writerProcess(path string) int {
 		fmt.Fprintln(os.Stderr, "writer: start:", err)
 		return 2
 	}
-	defer p.Stop(ctx)
+	defer func() { _ = p.Stop(ctx) }()
 	for i := range writes {
 		if err := increment(ctx, p.DB(), id, i); err != nil {
 			fmt.Fprintf(os.Stderr, "writer %s: write %d: %v\n", id, i, err)
@@ -73,21 +73,4 @@ func increment(ctx context.Context, db *DB, who string, i int) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO writes (who, i) VALUES (?, ?)", who, i)
 		return err
 	})
-}
-
-// eventually polls cond until it returns nil or the bound passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func(ctx context.Context) error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var err error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = cond(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: still failing after %s: %v", what, within, err)
 }

@@ -87,7 +87,8 @@ func provide(name string, db *DB, opts []Option) fx.Option {
 			},
 			OnStop: p.Stop,
 		})
-		return p, p.DB(), p.Instance(), p.HealthCheck(), nil
+		c, in, check := p.DB(), p.Instance(), p.HealthCheck()
+		return p, c, in, check, nil
 	}
 	tag := Tag(name)
 	return fx.Options(

@@ -136,7 +136,7 @@ func TestStartFailsOnUnopenableFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Stop(context.Background())
+	defer func() { _ = p.Stop(context.Background()) }()
 	err = p.Start(context.Background())
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), blocker) {
 		t.Fatalf("Start = %v, want an OpenError naming the path", err)
