@@ -53,8 +53,10 @@ type Config struct {
 	// MaxAttempts bounds the number of attempts, the first one included; 0
 	// means no bound (then MaxElapsed must be set). Default 3.
 	MaxAttempts int
-	// MaxElapsed bounds the time from the first attempt to the start of the
-	// last one; 0 means no bound. Default 0.
+	// MaxElapsed bounds the time from the first failure (the end of the
+	// first attempt) to the start of the last attempt; 0 means no bound.
+	// Default 0. Bound the first attempt itself with a deadline or a
+	// timeout.
 	MaxElapsed time.Duration
 	// Delay is the wait of the Constant algorithm. Default 100ms.
 	Delay time.Duration
@@ -115,7 +117,7 @@ var (
 	maxAttemptsField = spec.Int("MAX_ATTEMPTS", getMaxAttempts, 3,
 		grelconfig.NonNegative[int]()).Doc("attempts in all, the first included; 0 for no bound")
 	maxElapsedField = spec.Duration("MAX_ELAPSED", getMaxElapsed, 0,
-		grelconfig.NonNegative[time.Duration]()).Doc("no attempt starts later than this after the first; 0 for no bound")
+		grelconfig.NonNegative[time.Duration]()).Doc("no attempt starts later than this after the first failure; 0 for no bound")
 	delayField = spec.Duration("DELAY", getDelay, 100*time.Millisecond,
 		grelconfig.NonNegative[time.Duration]()).For(string(Constant)).Doc("wait between attempts")
 	initialDelayField = spec.Duration("INITIAL_DELAY", getInitialDelay, 100*time.Millisecond,

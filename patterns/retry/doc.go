@@ -24,7 +24,10 @@
 //
 //   - No goroutine per attempt: fn runs in the caller's goroutine, waits are
 //     one timer reused across the attempts of a call. A first-try success
-//     allocates nothing (without a tracer).
+//     allocates nothing and reads no clock (without a tracer).
+//   - MaxElapsed and [RetryError].Elapsed count from the first failure (the
+//     end of the first attempt); bound the first attempt itself with the
+//     context's deadline or greltimeout.
 //   - The retrier never sleeps past the context's deadline: when the next
 //     wait would end at or after it, it gives up at once with a
 //     [*RetryError] (StopDeadline), without waiting. The same holds for

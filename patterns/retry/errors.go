@@ -35,8 +35,8 @@ type RetryError struct {
 	Name string
 	// Attempts is the number of attempts made.
 	Attempts int
-	// Elapsed is the time from the start of the first attempt to the end of
-	// the last one.
+	// Elapsed is the time from the end of the first attempt (its failure)
+	// to the end of the last one.
 	Elapsed time.Duration
 	// Last is the last attempt's error.
 	Last error

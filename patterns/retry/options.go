@@ -34,7 +34,7 @@ type Event struct {
 	Err error
 	// Wait is how long the retrier waits before the next attempt.
 	Wait time.Duration
-	// Elapsed is the time since the first attempt started.
+	// Elapsed is the time since the first attempt failed.
 	Elapsed time.Duration
 }
 
@@ -52,7 +52,8 @@ func WithAlgorithm(a Algorithm) Option { return setting(algorithmField, getAlgor
 // WithMaxAttempts bounds the attempts, the first included (0: no bound).
 func WithMaxAttempts(n int) Option { return setting(maxAttemptsField, getMaxAttempts, n) }
 
-// WithMaxElapsed bounds the time until the start of the last attempt.
+// WithMaxElapsed bounds the time from the first failure to the start of the
+// last attempt.
 func WithMaxElapsed(d time.Duration) Option { return setting(maxElapsedField, getMaxElapsed, d) }
 
 // WithDelay sets the wait of the Constant algorithm.

@@ -200,7 +200,6 @@ type call struct {
 func (c *call) start(ctx context.Context, r *Retrier) {
 	c.r = r
 	c.cfg = r.cfg.Load()
-	c.begin = time.Now()
 	c.attempt = 1
 	c.usesResult = r.retryIf.UsesResult()
 	if r.tracer != nil {
@@ -273,7 +272,12 @@ func (c *call) wait(ctx context.Context, err error) error {
 			d = after
 		}
 	}
+	// The clock is read from the first failure on: a first-try success
+	// costs no clock read.
 	now := time.Now()
+	if c.begin.IsZero() {
+		c.begin = now
+	}
 	elapsed := now.Sub(c.begin)
 	if cfg.MaxElapsed > 0 && elapsed+d > cfg.MaxElapsed {
 		return c.giveUp(StopMaxElapsed, err, nil)
@@ -313,7 +317,11 @@ func (c *call) wait(ctx context.Context, err error) error {
 }
 
 func (c *call) giveUp(reason StopReason, last, ctxErr error) error {
-	return &RetryError{Name: c.r.name, Attempts: c.attempt, Elapsed: time.Since(c.begin), Last: last, Reason: reason, ctxErr: ctxErr}
+	var elapsed time.Duration
+	if !c.begin.IsZero() {
+		elapsed = time.Since(c.begin)
+	}
+	return &RetryError{Name: c.r.name, Attempts: c.attempt, Elapsed: elapsed, Last: last, Reason: reason, ctxErr: ctxErr}
 }
 
 // delay computes the wait after attempt c.attempt, jitter included.

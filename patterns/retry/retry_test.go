@@ -398,3 +398,28 @@ func BenchmarkDoValueFirstSuccess(b *testing.B) {
 		_, _ = grelretry.DoValue(ctx, r, fn)
 	}
 }
+
+// MaxElapsed and Elapsed count from the first failure: a slow first attempt
+// does not eat the retry budget (bound it with a deadline instead).
+func TestElapsedFromTheFirstFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, grelretry.WithAlgorithm(grelretry.Constant), grelretry.WithDelay(400*time.Millisecond),
+			grelretry.WithJitter(grelretry.JitterNone), grelretry.WithMaxAttempts(0), grelretry.WithMaxElapsed(time.Second))
+		begin := time.Now()
+		var starts []time.Duration
+		err := r.Do(context.Background(), func(context.Context) error {
+			starts = append(starts, time.Since(begin))
+			if len(starts) == 1 {
+				time.Sleep(5 * time.Second)
+			}
+			return errTransient
+		})
+		var re *grelretry.RetryError
+		if !errors.As(err, &re) || re.Reason != grelretry.StopMaxElapsed || re.Elapsed != 800*time.Millisecond || re.Attempts != 3 {
+			t.Fatalf("err %v (%+v)", err, re)
+		}
+		if fmt.Sprint(starts) != "[0s 5.4s 5.8s]" {
+			t.Fatalf("attempts at %v", starts)
+		}
+	})
+}
