@@ -151,12 +151,6 @@ func endSpan(sp trace.Span, fence uint64, err error) {
 	sp.End()
 }
 
-func (c *core) debug(msg string, fields ...zap.Field) {
-	if ce := c.log.Check(zap.DebugLevel, msg); ce != nil {
-		ce.Write(fields...)
-	}
-}
-
 // attempt makes one acquisition with token. On success the hold's loss
 // deadline is t0 + lossAfter, t0 taken before the request went out; an
 // answer that arrives after that deadline is useless and the lease is freed
@@ -173,7 +167,9 @@ func (c *core) attempt(ctx context.Context, token string, owner holdOwner, meta 
 	endSpan(sp, rec.Fence, err)
 	if err != nil {
 		if errors.Is(err, ErrNotAcquired) {
-			c.debug("not acquired", zap.String(grellog.FieldOp, "acquire"), zap.String(grellog.FieldHolder, rec.Holder))
+			if ce := c.log.Check(zap.DebugLevel, "not acquired"); ce != nil {
+				ce.Write(zap.String(grellog.FieldOp, "acquire"), zap.String(grellog.FieldHolder, rec.Holder))
+			}
 			return nil, rec, &NotAcquiredError{Name: c.name, Holder: rec.Holder}
 		}
 		if ctx.Err() != nil {
@@ -195,7 +191,9 @@ func (c *core) attempt(ctx context.Context, token string, owner holdOwner, meta 
 		rcancel()
 		return nil, rec, ErrClosed
 	}
-	c.debug("acquired", zap.String(grellog.FieldOp, "acquire"), zap.Uint64(grellog.FieldFence, rec.Fence))
+	if ce := c.log.Check(zap.DebugLevel, "acquired"); ce != nil {
+		ce.Write(zap.String(grellog.FieldOp, "acquire"), zap.Uint64(grellog.FieldFence, rec.Fence))
+	}
 	return h, rec, nil
 }
 

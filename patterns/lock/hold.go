@@ -271,7 +271,9 @@ func (h *Hold) extendFor(ctx context.Context, lease, lossAfter time.Duration) (R
 	}
 	h.lease = lease
 	h.armLocked()
-	h.c.debug("extended", zap.String(grellog.FieldOp, "extend"), zap.Uint64(grellog.FieldFence, h.fence))
+	if ce := h.c.log.Check(zap.DebugLevel, "extended"); ce != nil {
+		ce.Write(zap.String(grellog.FieldOp, "extend"), zap.Uint64(grellog.FieldFence, h.fence))
+	}
 	return rec, nil
 }
 
@@ -303,7 +305,9 @@ func (h *Hold) Release(ctx context.Context) error {
 	if err != nil && !errors.Is(err, ErrNotHeld) {
 		h.c.log.Warn("lock not released", zap.String(grellog.FieldOp, "release"), zap.Uint64(grellog.FieldFence, h.fence), zap.Error(err))
 	} else {
-		h.c.debug("released", zap.String(grellog.FieldOp, "release"), zap.Uint64(grellog.FieldFence, h.fence), zap.Error(err))
+		if ce := h.c.log.Check(zap.DebugLevel, "released"); ce != nil {
+			ce.Write(zap.String(grellog.FieldOp, "release"), zap.Uint64(grellog.FieldFence, h.fence), zap.Error(err))
+		}
 	}
 	return err
 }
