@@ -18,7 +18,7 @@ const (
 
 // Memory is the in-process [Backend]: state lives in this process only, so
 // every replica limits on its own. It is safe for concurrent use and makes
-// no allocation per decision on a known key.
+// no allocation per decision on a known key (a new key costs one).
 //
 // Keys are spread over 64 shards, each with its own mutex. Memory is
 // bounded: a key whose state has expired (a full bucket, an empty window)
@@ -41,7 +41,7 @@ type Memory struct {
 
 type memoryShard struct {
 	mu      sync.Mutex
-	m       map[memoryKey]memoryEntry
+	m       map[memoryKey]*memoryEntry
 	inserts int      // new keys since the last sweep
 	swept   int      // keys left by the last sweep
 	_       [40]byte // keep shards on separate cache lines
@@ -81,42 +81,44 @@ func (*Memory) Kind() string { return "memory" }
 // plus one so that it is never 0 (the zero State's time).
 func (m *Memory) now() int64 { return int64(time.Since(m.base)) + 1 }
 
-func (m *Memory) shard(name, key string) *memoryShard {
-	h := maphash.String(m.seed, key) ^ maphash.String(m.seed, name)*0x9E3779B97F4A7C15
-	return &m.shards[h&(memoryShards-1)]
+// shard picks a key's shard by the key alone: limiters sharing a Memory
+// have the same keys spread the same way, which is fine.
+func (m *Memory) shard(key string) *memoryShard {
+	return &m.shards[maphash.String(m.seed, key)&(memoryShards-1)]
 }
 
 // Decide makes one decision under the shard's mutex; ctx is not used.
 func (m *Memory) Decide(_ context.Context, req Request) (Decision, error) {
 	k := memoryKey{req.Name, req.Key}
-	sh := m.shard(req.Name, req.Key)
+	sh := m.shard(req.Key)
 	sh.mu.Lock()
 	now := m.now()
-	e, found := sh.m[k]
-	if found && e.expiry <= now {
-		e = memoryEntry{} // idle: the same as no state
+	var s State
+	e := sh.m[k] // one lookup; a known key is updated in place
+	if e != nil && e.expiry > now {
+		s = e.state // else idle: the same as no state
 	}
-	d := req.Policy.Decide(&e.state, now, req.N, req.Peek)
+	d := req.Policy.Decide(&s, now, req.N, req.Peek)
 	if !req.Peek {
-		e.expiry = req.Policy.Expiry(e.state)
+		expiry := req.Policy.Expiry(s)
 		switch {
-		case e.expiry <= now:
-			if found {
+		case expiry <= now:
+			if e != nil {
 				delete(sh.m, k)
 			}
-		case found:
-			sh.m[k] = e
+		case e != nil:
+			e.state, e.expiry = s, expiry
 		default:
-			sh.insert(k, e, now, m.perShard)
+			sh.insert(k, &memoryEntry{state: s, expiry: expiry}, now, m.perShard)
 		}
 	}
 	sh.mu.Unlock()
 	return d, nil
 }
 
-func (sh *memoryShard) insert(k memoryKey, e memoryEntry, now int64, limit int) {
+func (sh *memoryShard) insert(k memoryKey, e *memoryEntry, now int64, limit int) {
 	if sh.m == nil {
-		sh.m = make(map[memoryKey]memoryEntry)
+		sh.m = make(map[memoryKey]*memoryEntry)
 	}
 	// A sweep costs the shard's size and runs once as many new keys have
 	// come: amortised O(1) per new key.
@@ -147,7 +149,7 @@ func (sh *memoryShard) insert(k memoryKey, e memoryEntry, now int64, limit int) 
 
 // Reset forgets the key.
 func (m *Memory) Reset(_ context.Context, name, key string) error {
-	sh := m.shard(name, key)
+	sh := m.shard(key)
 	sh.mu.Lock()
 	delete(sh.m, memoryKey{name, key})
 	sh.mu.Unlock()
