@@ -136,7 +136,7 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		ViolatedPolicies: []string{m.policyName}}
 	if res.Mode == ModeFailClosed {
 		p.Type, p.Title, p.Status = ProblemReducedCapacity, "Temporarily reduced capacity", http.StatusServiceUnavailable
-		p.Detail = "The rate limit cannot be checked at the moment; retry in " + strconv.FormatInt(retry, 10) + " seconds."
+		p.Detail = "The rate limit cannot be checked at the moment; retry in " + seconds(retry) + "."
 	}
 	writeProblem(w, p.Status, p)
 }
@@ -159,6 +159,13 @@ func (m *middleware) policyField() string {
 
 func (m *middleware) limitField(remaining int, t int64) string {
 	return sfString(m.policyName) + ";r=" + strconv.Itoa(max(remaining, 0)) + ";t=" + strconv.FormatInt(t, 10)
+}
+
+func seconds(n int64) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.FormatInt(n, 10) + " seconds"
 }
 
 // ceilSeconds rounds d up to whole seconds.
