@@ -55,57 +55,62 @@ func (*LockBackend) Kind() string { return "redis" }
 
 func (b *LockBackend) key(name string) string { return b.prefix + name }
 
-// The scripts share one preamble: the server's time in microseconds, and a
-// record reader. Fields: tok (token), holder, last (the last holder, kept
-// after expiry and cleared by a release, for transitions), fence, trans,
-// lease (ms), acq, ren, exp (server microseconds), meta (JSON).
+// The scripts share one preamble: the server's time in microseconds and the
+// record, read once. Fields: tok (token), holder, last (the last holder,
+// kept after expiry and cleared by a release, for transitions), fence,
+// trans, lease (ms), acq, ren, exp (server microseconds), meta (JSON).
+// Every reply is {status, now, tok, holder, fence, trans, lease, acq, ren,
+// exp, meta}, or {status, now} when there is nothing to report.
 const luaPreamble = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local function reply(status)
-  local r = redis.call('HMGET', KEYS[1], 'tok', 'holder', 'fence', 'trans', 'lease', 'acq', 'ren', 'exp', 'meta')
-  return {status, now, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
-end
-local cur = redis.call('HMGET', KEYS[1], 'tok', 'exp', 'fence', 'last', 'trans')
-local valid = cur[1] and cur[1] ~= '' and tonumber(cur[2]) > now
+local r = redis.call('HMGET', KEYS[1], 'tok', 'holder', 'last', 'fence', 'trans', 'lease', 'acq', 'ren', 'exp', 'meta')
+local valid = r[1] and r[1] ~= '' and tonumber(r[9]) > now
 `
 
 // acquireScript: ARGV = token, holder, lease ms, metadata JSON, "1" when
 // metadata is given. Status 1: acquired or extended; 0: held by another.
 var acquireScript = redis.NewScript(luaPreamble + `
 local lease = tonumber(ARGV[3])
+local exp = now + lease * 1000
 if valid then
-  if cur[1] ~= ARGV[1] then return reply(0) end
-  redis.call('HSET', KEYS[1], 'ren', now, 'exp', now + lease * 1000, 'lease', lease)
-  if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'meta', ARGV[4]) end
-  return reply(1)
+  if r[1] ~= ARGV[1] then return {0, now, r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9], r[10]} end
+  local meta = r[10]
+  if ARGV[5] == '1' then
+    meta = ARGV[4]
+    redis.call('HSET', KEYS[1], 'ren', now, 'exp', exp, 'lease', lease, 'meta', meta)
+  else
+    redis.call('HSET', KEYS[1], 'ren', now, 'exp', exp, 'lease', lease)
+  end
+  return {1, now, r[1], r[2], r[4], r[5], lease, r[7], now, exp, meta}
 end
-local fence = tonumber(cur[3] or '0')
-local trans = tonumber(cur[5] or '0')
-if fence > 0 and cur[4] ~= ARGV[2] then trans = trans + 1 end
-redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'holder', ARGV[2], 'last', ARGV[2], 'fence', fence + 1, 'trans', trans,
-  'lease', lease, 'acq', now, 'ren', now, 'exp', now + lease * 1000, 'meta', ARGV[4])
-return reply(1)
+local fence = (tonumber(r[4]) or 0) + 1
+local trans = tonumber(r[5]) or 0
+if fence > 1 and r[3] ~= ARGV[2] then trans = trans + 1 end
+redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'holder', ARGV[2], 'last', ARGV[2], 'fence', fence, 'trans', trans,
+  'lease', lease, 'acq', now, 'ren', now, 'exp', exp, 'meta', ARGV[4])
+return {1, now, ARGV[1], ARGV[2], fence, trans, lease, now, now, exp, ARGV[4]}
 `)
 
 // extendScript: ARGV = token, lease ms. Status 0: not held by token.
 var extendScript = redis.NewScript(luaPreamble + `
-if not valid or cur[1] ~= ARGV[1] then return {0, now} end
+if not valid or r[1] ~= ARGV[1] then return {0, now} end
 local lease = tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], 'ren', now, 'exp', now + lease * 1000, 'lease', lease)
-return reply(1)
+local exp = now + lease * 1000
+redis.call('HSET', KEYS[1], 'ren', now, 'exp', exp, 'lease', lease)
+return {1, now, r[1], r[2], r[4], r[5], lease, r[7], now, exp, r[10]}
 `)
 
 // releaseScript: ARGV = token. Clears the holder, keeps fence and trans.
 var releaseScript = redis.NewScript(luaPreamble + `
-if not valid or cur[1] ~= ARGV[1] then return {0, now} end
+if not valid or r[1] ~= ARGV[1] then return {0, now} end
 redis.call('HSET', KEYS[1], 'tok', '', 'holder', '', 'last', '', 'exp', now, 'meta', '')
 return {1, now}
 `)
 
 // getScript reads the record at the server's time.
 var getScript = redis.NewScript(luaPreamble + `
-return reply(valid and 1 or 0)
+return {valid and 1 or 0, now, r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9], r[10]}
 `)
 
 func leaseMillis(d time.Duration) int64 {

@@ -155,13 +155,14 @@ func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 	}
 }
 
-// Every operation is one command (EVALSHA) once the scripts are cached.
+// Every operation is one command (EVALSHA) once the scripts are cached. A
+// private server: the test flushes its script cache.
 func TestLockOneRoundTrip(t *testing.T) {
-	env := testenv.Redis(t)
-	client := lockClient(t, env.URL)
+	srv := testenv.StartRedis(t)
+	client := lockClient(t, srv.URL)
 	hook := &countHook{}
 	client.AddHook(hook)
-	b := grelredis.NewLockBackend(client, grelredis.WithLockPrefix(env.Prefix))
+	b := grelredis.NewLockBackend(client)
 	ctx := context.Background()
 	req := grellock.Request{Name: "rt", Token: "tok", Holder: "w", Lease: time.Second}
 	// Warm the server's script cache.
@@ -192,6 +193,21 @@ func TestLockOneRoundTrip(t *testing.T) {
 		}
 		if n := hook.n.Load() - before; n != 1 {
 			t.Errorf("%s: %d round trips, want 1", op.name, n)
+		}
+	}
+
+	// A server that lost its script cache answers NOSCRIPT: the script is
+	// sent once (EVAL), then EVALSHA works again.
+	if err := client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int64{2, 1} {
+		before := hook.n.Load()
+		if _, err := b.Acquire(ctx, req); err != nil {
+			t.Fatalf("acquire %d after SCRIPT FLUSH: %v", i, err)
+		}
+		if n := hook.n.Load() - before; n != want {
+			t.Errorf("acquire %d after SCRIPT FLUSH: %d round trips, want %d", i, n, want)
 		}
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package grellock_test
+
+const raceEnabled = false
