@@ -297,9 +297,9 @@ func ExecuteValue[T any](ctx context.Context, b *Breaker, fn func(ctx context.Co
 	o := OutcomeSuccess
 	if err != nil || b.usesResult {
 		switch {
-		case grelmatch.MatchValue(b.ignoreIf, ctx, v, err):
+		case grelmatch.MatchValue(ctx, b.ignoreIf, v, err):
 			o = OutcomeIgnored
-		case grelmatch.MatchValue(b.failIf, ctx, v, err):
+		case grelmatch.MatchValue(ctx, b.failIf, v, err):
 			o = OutcomeFailure
 		}
 	}

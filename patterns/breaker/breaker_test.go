@@ -285,7 +285,7 @@ func TestListenersOutsideLocksWithCountsFromBefore(t *testing.T) {
 		if tr.From != closed || tr.To != open || tr.Err != errDown || tr.Counts.Failures != 2 || tr.Counts.Successes != 1 || tr.Counts.ConsecutiveFailures != 2 {
 			t.Errorf("transition event %+v", tr)
 		}
-		if fmt.Sprint(stateInside) != "[closed open]" {
+		if len(stateInside) != 2 || stateInside[0] != closed || stateInside[1] != open {
 			t.Errorf("states seen inside the listeners: %v", stateInside)
 		}
 		if c := b.Counts(); c.Failures != 0 || c.Successes != 0 {
@@ -520,11 +520,11 @@ func TestSharedMemoryKey(t *testing.T) {
 func TestConcurrentStress(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	defer func() { _ = mp.Shutdown(context.Background()) }()
 	b := mustNew(t, nil, grelbreaker.WithAlgorithm(grelbreaker.CountWindow), grelbreaker.WithWindowSize(20), grelbreaker.WithMinCalls(5),
 		grelbreaker.WithOpenDuration(time.Millisecond), grelbreaker.WithHalfOpenMaxCalls(2), grelbreaker.WithSuccessThreshold(2),
 		grelbreaker.WithMeterProvider(mp))
-	defer b.Stop(context.Background())
+	defer func() { _ = b.Stop(context.Background()) }()
 	var ran, ok, failed, refused atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 8 {

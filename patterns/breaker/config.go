@@ -116,23 +116,29 @@ var (
 	getMaxKeys            = func(c *Config) *int { return &c.MaxKeys }
 )
 
+var (
+	errMinCalls    = errors.New("MinCalls must be at most WindowSize")
+	errBuckets     = errors.New("each of the Buckets slices of Window must be at least 1ms")
+	errOpenGrowing = errors.New("MaxOpenDuration must be at least OpenDuration when OpenDurationFactor is greater than 1")
+)
+
 var spec = grelconfig.NewSpec[Config](Kind).
 	Algorithm(func(c *Config) string { return string(c.Algorithm) }).
 	Check(func(c *Config) error {
 		if c.Algorithm == CountWindow && c.MinCalls > c.WindowSize {
-			return errors.New("MinCalls must be at most WindowSize")
+			return errMinCalls
 		}
 		return nil
 	}).
 	Check(func(c *Config) error {
 		if c.Algorithm == TimeWindow && c.Buckets > 0 && c.Window/time.Duration(c.Buckets) < time.Millisecond {
-			return errors.New("Window must be at least Buckets milliseconds")
+			return errBuckets
 		}
 		return nil
 	}).
 	Check(func(c *Config) error {
 		if c.OpenDurationFactor > 1 && c.MaxOpenDuration < c.OpenDuration {
-			return errors.New("MaxOpenDuration must be at least OpenDuration when OpenDurationFactor is greater than 1")
+			return errOpenGrowing
 		}
 		return nil
 	})

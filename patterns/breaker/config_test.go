@@ -52,7 +52,7 @@ func TestConfigResolution(t *testing.T) {
 		{name: "growing open duration needs its cap", env: map[string]string{"GREL_BREAKER_PAY_OPEN_DURATION_FACTOR": "2"},
 			wantErr: "MaxOpenDuration must be at least OpenDuration when OpenDurationFactor is greater than 1"},
 		{name: "buckets finer than a millisecond", env: map[string]string{"GREL_BREAKER_PAY_WINDOW": "5ms", "GREL_BREAKER_PAY_BUCKETS": "10"},
-			opts: []grelbreaker.Option{grelbreaker.WithAlgorithm(grelbreaker.TimeWindow)}, wantErr: "Window must be at least Buckets milliseconds"},
+			opts: []grelbreaker.Option{grelbreaker.WithAlgorithm(grelbreaker.TimeWindow)}, wantErr: "each of the Buckets slices of Window must be at least 1ms"},
 		{name: "half-open cap bound", env: map[string]string{"GREL_BREAKER_PAY_HALF_OPEN_MAX_CALLS": "70000"}, secret: "70000",
 			wantErr: "GREL_BREAKER_PAY_HALF_OPEN_MAX_CALLS (HalfOpenMaxCalls): must be between 1 and 65535"},
 	}
@@ -104,7 +104,8 @@ func TestReloadFromRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Register(b)()
+	unregister := reg.Register(b)
+	defer unregister()
 	if err := reg.Reload(grelconfig.Map(map[string]string{"GREL_BREAKER_PAY_FAILURE_THRESHOLD": "8", "GREL_BREAKER_OPEN_DURATION": "1s"})); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,8 @@ func leaks(msg, v string) bool {
 	}
 	marked := false
 	for _, r := range v {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(" .,:;_-()\"'\n", r)) {
+		plain := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(" .,:;_-()\"'\n", r)
+		if !plain {
 			marked = true
 			break
 		}

@@ -291,7 +291,7 @@ func (c *core) recordClosed(cfg *Config, w uint64, o Outcome, slow bool, tw *tim
 			return c.transition(cfg, w, StateOpen, now, 0, by)
 		}
 	case TimeWindow:
-		if tw == nil || !(bad || slow) {
+		if tw == nil || (!bad && !slow) {
 			return moved{}
 		}
 		calls, fails, slows := c.timeCounts(tw, now, c.totals())

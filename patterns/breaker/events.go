@@ -1,9 +1,9 @@
 package grelbreaker
 
 import (
+	"context"
 	"sync"
 
-	"context"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"

@@ -21,7 +21,7 @@ func TestGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if g.Get("a") != g.Get("a") {
+	if first, again := g.Get("a"), g.Get("a"); first != again {
 		t.Fatal("Get returned two breakers for one key")
 	}
 	_ = g.Execute(ctx, "a", fail)
@@ -89,12 +89,12 @@ func TestGroupBounded(t *testing.T) {
 func TestGroupMetrics(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	defer func() { _ = mp.Shutdown(context.Background()) }()
 	g, err := grelbreaker.NewGroup("hosts", nil, noEnv(), grelbreaker.WithFailureThreshold(1), grelbreaker.WithMaxKeys(2), grelbreaker.WithMeterProvider(mp))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Stop(context.Background())
+	defer func() { _ = g.Stop(context.Background()) }()
 	ctx := context.Background()
 	_ = g.Execute(ctx, "a", fail)
 	_ = g.Execute(ctx, "b", ok)

@@ -186,14 +186,14 @@ func TestStoreDownFallsBackToLocalState(t *testing.T) {
 		st := newStore()
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		defer mp.Shutdown(context.Background())
+		defer func() { _ = mp.Shutdown(context.Background()) }()
 		core, logs := observer.New(zapcore.InfoLevel)
 		var degraded []grelbreaker.DegradedEvent
 		rec := &recorder{}
 		b := mustNew(t, st, grelbreaker.WithFailureThreshold(3), grelbreaker.WithLogger(zap.New(core)), grelbreaker.WithMeterProvider(mp),
 			grelbreaker.WithOnDegraded(func(ev grelbreaker.DegradedEvent) { degraded = append(degraded, ev) }),
 			grelbreaker.WithOnStateChange(rec.listen), grelbreaker.WithOpenDuration(time.Minute))
-		defer b.Stop(context.Background())
+		defer func() { _ = b.Stop(context.Background()) }()
 		ctx := context.Background()
 		_ = b.Execute(ctx, fail) // counted locally too: the local copy is warm
 		st.down.Store(true)

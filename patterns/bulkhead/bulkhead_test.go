@@ -62,13 +62,13 @@ func (h *harness) start(name string) {
 func (h *harness) isRunning(name string) bool { _, ok := h.running.Load(name); return ok }
 
 // done returns the call's result if it has ended.
-func (h *harness) done(name string) (error, bool) {
+func (h *harness) done(name string) (ended bool, err error) {
 	select {
 	case err := <-h.result[name]:
 		h.result[name] <- err
-		return err, true
+		return true, err
 	default:
-		return nil, false
+		return false, nil
 	}
 }
 
@@ -162,7 +162,7 @@ func TestSteps(t *testing.T) {
 						t.Fatalf("step %d: %d waiting, want %d", i+1, got, s.waiting)
 					}
 					for name, want := range s.ended {
-						err, ended := h.done(name)
+						ended, err := h.done(name)
 						if !ended {
 							t.Fatalf("step %d: %s has not ended", i+1, name)
 						}

@@ -92,7 +92,7 @@ func (f *Fallback[T]) Execute(ctx context.Context, fn func(ctx context.Context) 
 	if err == nil && !f.when.UsesResult() {
 		return v, nil
 	}
-	if !grelmatch.MatchValue(f.when, ctx, v, err) {
+	if !grelmatch.MatchValue(ctx, f.when, v, err) {
 		return v, err
 	}
 	for _, h := range f.hooks {

@@ -35,8 +35,8 @@ func ExampleResult() {
 		grelmatch.Result(func(r *http.Response) bool { return r.StatusCode == http.StatusServiceUnavailable }),
 	)
 	ctx := context.Background()
-	fmt.Println(grelmatch.MatchValue(unavailable, ctx, &http.Response{StatusCode: 503}, nil))
-	fmt.Println(grelmatch.MatchValue(unavailable, ctx, &http.Response{StatusCode: 200}, nil))
+	fmt.Println(grelmatch.MatchValue(ctx, unavailable, &http.Response{StatusCode: 503}, nil))
+	fmt.Println(grelmatch.MatchValue(ctx, unavailable, &http.Response{StatusCode: 200}, nil))
 	// Output:
 	// true
 	// false

@@ -113,7 +113,7 @@ func As[E error]() Matcher {
 func AsFunc[E error](pred func(E) bool) Matcher {
 	return Matcher{&node{kind: kindAs, errFn: func(err error) bool {
 		return walk(err, func(x error) bool {
-			if e, ok := x.(E); ok && pred(e) {
+			if e, ok := x.(E); ok && pred(e) { //nolint:errorlint // walk visits every error of the chain itself
 				return true
 			}
 			if a, ok := x.(interface{ As(any) bool }); ok {
@@ -223,17 +223,17 @@ func (m Matcher) Match(ctx context.Context, err error) bool {
 }
 
 // MatchValue reports whether m matches a call that returned v and err.
-func MatchValue[T any](m Matcher, ctx context.Context, v T, err error) bool {
+func MatchValue[T any](ctx context.Context, m Matcher, v T, err error) bool {
 	if m.n == nil {
 		return false
 	}
 	if !m.n.usesValue {
 		return m.n.matchErr(ctx, err)
 	}
-	return evalValue(m.n, ctx, v, err)
+	return evalValue(ctx, m.n, v, err)
 }
 
-func evalValue[T any](n *node, ctx context.Context, v T, err error) bool {
+func evalValue[T any](ctx context.Context, n *node, v T, err error) bool {
 	switch n.kind {
 	case kindResult:
 		if err != nil {
@@ -242,17 +242,17 @@ func evalValue[T any](n *node, ctx context.Context, v T, err error) bool {
 		p, ok := n.pred.(func(T) bool)
 		return ok && p(v)
 	case kindNot:
-		return !evalValue(n.kids[0], ctx, v, err)
+		return !evalValue(ctx, n.kids[0], v, err)
 	case kindAnd:
 		for _, k := range n.kids {
-			if !evalValue(k, ctx, v, err) {
+			if !evalValue(ctx, k, v, err) {
 				return false
 			}
 		}
 		return true
 	case kindOr:
 		for _, k := range n.kids {
-			if evalValue(k, ctx, v, err) {
+			if evalValue(ctx, k, v, err) {
 				return true
 			}
 		}
@@ -314,7 +314,7 @@ func walk(err error, f func(error) bool) bool {
 		if f(err) {
 			return true
 		}
-		switch x := err.(type) {
+		switch x := err.(type) { //nolint:errorlint // the chain walk itself
 		case interface{ Unwrap() error }:
 			err = x.Unwrap()
 		case interface{ Unwrap() []error }:

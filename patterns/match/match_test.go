@@ -115,7 +115,7 @@ func TestMatchError(t *testing.T) {
 				t.Errorf("%s.Match(%v) = %v, want %v", tt.m, tt.err, got, tt.want)
 			}
 			// The generic form agrees for matchers without result predicates.
-			if got := grelmatch.MatchValue(tt.m, tt.ctx, 0, tt.err); !tt.m.UsesResult() && got != tt.want {
+			if got := grelmatch.MatchValue(tt.ctx, tt.m, 0, tt.err); !tt.m.UsesResult() && got != tt.want {
 				t.Errorf("MatchValue = %v, want %v", got, tt.want)
 			}
 		})
@@ -146,13 +146,13 @@ func TestMatchValue(t *testing.T) {
 			if !tt.m.UsesResult() {
 				t.Fatal("UsesResult = false")
 			}
-			if got := grelmatch.MatchValue(tt.m, ctx, tt.v, tt.err); got != tt.want {
+			if got := grelmatch.MatchValue(ctx, tt.m, tt.v, tt.err); got != tt.want {
 				t.Errorf("%s: got %v, want %v", tt.m, got, tt.want)
 			}
 		})
 	}
 	// A predicate on another type never matches.
-	if grelmatch.MatchValue(is503, ctx, "503", nil) {
+	if grelmatch.MatchValue(ctx, is503, "503", nil) {
 		t.Error("a result predicate on int matched a string result")
 	}
 }
@@ -183,7 +183,7 @@ func TestCyclicChainTerminates(t *testing.T) {
 func TestNilErrorAllocatesNothing(t *testing.T) {
 	ctx := context.Background()
 	m := grelmatch.And(grelmatch.AnyError(), grelmatch.Not(grelmatch.CallerCanceled()))
-	if n := testing.AllocsPerRun(100, func() { _ = m.Match(ctx, nil); _ = grelmatch.MatchValue(m, ctx, 42, nil) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = m.Match(ctx, nil); _ = grelmatch.MatchValue(ctx, m, 42, nil) }); n != 0 {
 		t.Fatalf("allocs = %v, want 0", n)
 	}
 }

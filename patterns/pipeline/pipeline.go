@@ -76,7 +76,6 @@ type settings struct {
 	bulkhead *grelbulkhead.Bulkhead
 	timeout  *greltimeout.Timeout
 	order    []Stage
-	errs     []error
 }
 
 // WithFallback adds a fallback stage. Its result type must be the

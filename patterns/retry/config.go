@@ -88,11 +88,17 @@ var (
 	getJitter       = func(c *Config) *Jitter { return &c.Jitter }
 )
 
+var (
+	errUnbounded   = errors.New("MaxElapsed must be greater than 0 when MaxAttempts is 0 (no bound on attempts)")
+	errMaxInitial  = errors.New("MaxDelay must be at least InitialDelay")
+	errMaxMinDelay = errors.New("MaxDelay must be at least MinDelay")
+)
+
 var spec = grelconfig.NewSpec[Config](Kind).
 	Algorithm(func(c *Config) string { return string(c.Algorithm) }).
 	Check(func(c *Config) error {
 		if c.MaxAttempts == 0 && c.MaxElapsed == 0 {
-			return errors.New("MaxElapsed must be greater than 0 when MaxAttempts is 0 (no bound on attempts)")
+			return errUnbounded
 		}
 		return nil
 	}).
@@ -100,11 +106,11 @@ var spec = grelconfig.NewSpec[Config](Kind).
 		switch c.Algorithm {
 		case Linear, Exponential, Fibonacci:
 			if c.MaxDelay < c.InitialDelay {
-				return errors.New("MaxDelay must be at least InitialDelay")
+				return errMaxInitial
 			}
 		case Random:
 			if c.MaxDelay < c.MinDelay {
-				return errors.New("MaxDelay must be at least MinDelay")
+				return errMaxMinDelay
 			}
 		}
 		return nil

@@ -159,7 +159,8 @@ func leaks(msg, v string) bool {
 	}
 	marked := false
 	for _, r := range v {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(" .,:;_-()\"'\n", r)) {
+		plain := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(" .,:;_-()\"'\n", r)
+		if !plain {
 			marked = true
 			break
 		}

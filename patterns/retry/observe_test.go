@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-func threeAttempts(r *grelretry.Retrier, ctx context.Context) {
+func threeAttempts(ctx context.Context, r *grelretry.Retrier) {
 	n := 0
 	_ = r.Do(ctx, func(context.Context) error {
 		n++
@@ -30,7 +30,7 @@ func TestDebugLogPerRetry(t *testing.T) {
 		core, logs := observer.New(zapcore.DebugLevel)
 		r := mustNew(t, grelretry.WithLogger(zap.New(core)), grelretry.WithAlgorithm(grelretry.Constant),
 			grelretry.WithDelay(time.Second), grelretry.WithJitter(grelretry.JitterNone))
-		threeAttempts(r, context.Background())
+		threeAttempts(context.Background(), r)
 		entries := logs.All()
 		if len(entries) != 2 {
 			t.Fatalf("%d log lines, want one per retry (2)", len(entries))
@@ -50,7 +50,7 @@ func TestSpanEvents(t *testing.T) {
 		rec := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 		r := mustNew(t, grelretry.WithTracerProvider(tp), grelretry.WithInitialDelay(0))
-		threeAttempts(r, context.Background())
+		threeAttempts(context.Background(), r)
 		spans := rec.Ended()
 		if len(spans) != 1 || spans[0].Name() != "grel.retry.do" {
 			t.Fatalf("spans = %v", spans)
@@ -64,7 +64,7 @@ func TestSpanEvents(t *testing.T) {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 		ctx, span := tp.Tracer("test").Start(context.Background(), "caller")
 		r := mustNew(t, grelretry.WithInitialDelay(0))
-		threeAttempts(r, ctx)
+		threeAttempts(ctx, r)
 		span.End()
 		spans := rec.Ended()
 		if len(spans) != 1 || len(spans[0].Events()) != 3 {

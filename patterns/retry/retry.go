@@ -173,7 +173,7 @@ func DoValue[T any](ctx context.Context, r *Retrier, fn func(ctx context.Context
 			c.end(nil)
 			return v, nil
 		}
-		retry, out := c.classify(ctx, grelmatch.MatchValue(r.retryIf, ctx, v, err), err)
+		retry, out := c.classify(ctx, grelmatch.MatchValue(ctx, r.retryIf, v, err), err)
 		if !retry {
 			c.end(out)
 			return v, out

@@ -187,7 +187,7 @@ func (t *Timeout) Execute(ctx context.Context, fn func(ctx context.Context) erro
 	d := t.cfg.Load().Duration
 	cctx, cancel := context.WithTimeoutCause(ctx, d, t.cause)
 	err := fn(cctx)
-	fired := err != nil && context.Cause(cctx) == t.cause
+	fired := err != nil && errors.Is(context.Cause(cctx), t.cause)
 	cancel()
 	if fired {
 		return &TimeoutError{Name: t.name, Timeout: d, Err: err}
@@ -200,7 +200,7 @@ func ExecuteValue[T any](ctx context.Context, t *Timeout, fn func(ctx context.Co
 	d := t.cfg.Load().Duration
 	cctx, cancel := context.WithTimeoutCause(ctx, d, t.cause)
 	v, err := fn(cctx)
-	fired := err != nil && context.Cause(cctx) == t.cause
+	fired := err != nil && errors.Is(context.Cause(cctx), t.cause)
 	cancel()
 	if fired {
 		return v, &TimeoutError{Name: t.name, Timeout: d, Err: err}
