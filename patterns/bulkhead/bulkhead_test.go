@@ -314,3 +314,37 @@ func TestModule(t *testing.T) {
 	}
 	app.RequireStop()
 }
+
+func TestExecuteAllocatesNothing(t *testing.T) {
+	b := mustNew(t, grelbulkhead.Config{MaxConcurrent: 4})
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	if n := testing.AllocsPerRun(200, func() { _ = b.Execute(ctx, fn) }); n != 0 {
+		t.Fatalf("%v allocs per call", n)
+	}
+}
+
+// FuzzConfig resolves arbitrary values: no panic, and what resolves is a
+// valid config.
+func FuzzConfig(f *testing.F) {
+	fields := []string{"MAX_CONCURRENT", "MAX_WAITING", "MAX_WAIT"}
+	for i, seed := range []string{"10", "0", "-1", "1m", "0.5", "1e400", "99999999999999999999", "s3cr#t"} {
+		f.Add(uint8(i), seed)
+	}
+	f.Fuzz(func(t *testing.T, field uint8, value string) {
+		name := "GREL_BULKHEAD_FUZZ_" + fields[int(field)%len(fields)]
+		cfg, err := grelbulkhead.Spec().ResolveFrom(grelconfig.Map(map[string]string{name: value}), "fuzz")
+		if err != nil {
+			if strings.ContainsAny(value, "#$%@!") && strings.Contains(err.Error(), value) {
+				t.Fatalf("error %q repeats the value", err)
+			}
+			return
+		}
+		if cfg.MaxConcurrent < 1 || cfg.MaxWaiting < 0 || cfg.MaxWait < 0 {
+			t.Fatalf("resolved an invalid config %+v", cfg)
+		}
+		if _, err := grelbulkhead.NewFromConfig("fuzz", cfg); err != nil {
+			t.Fatalf("NewFromConfig(resolved): %v", err)
+		}
+	})
+}

@@ -187,3 +187,27 @@ func TestModule(t *testing.T) {
 		t.Fatal("still registered")
 	}
 }
+
+// FuzzConfig resolves arbitrary values: no panic, and what resolves is a
+// valid config.
+func FuzzConfig(f *testing.F) {
+	for _, seed := range []string{"2s", "0.5", "-1s", "0", "1e400", "NaN", "9223372036854775807s", "s3cr#t"} {
+		f.Add(seed, true)
+	}
+	f.Fuzz(func(t *testing.T, value string, instance bool) {
+		name := "GREL_TIMEOUT_DURATION"
+		if instance {
+			name = "GREL_TIMEOUT_FUZZ_DURATION"
+		}
+		cfg, err := greltimeout.Spec().ResolveFrom(grelconfig.Map(map[string]string{name: value}), "fuzz")
+		if err != nil {
+			if strings.ContainsAny(value, "#$%@!") && strings.Contains(err.Error(), value) {
+				t.Fatalf("error %q repeats the value", err)
+			}
+			return
+		}
+		if cfg.Duration <= 0 {
+			t.Fatalf("resolved a non-positive duration %v", cfg.Duration)
+		}
+	})
+}
