@@ -290,7 +290,8 @@ func (h *Hold) notHeldLocked() error {
 // Release frees the lock. It returns an error matching [ErrNotHeld] when the
 // hold was already released or when the store no longer has this token
 // (expired, taken over). A hold lost locally whose lease the store still
-// keeps is freed and Release returns nil.
+// keeps is freed and Release returns nil. The store call is bounded by ctx
+// and by one lease (after which the store frees the lock anyway).
 func (h *Hold) Release(ctx context.Context) error {
 	done, err := h.end()
 	if err != nil {
@@ -299,8 +300,13 @@ func (h *Hold) Release(ctx context.Context) error {
 	if done != nil {
 		<-done
 	}
+	h.mu.Lock()
+	bound := time.Now().Add(h.lease) // after a lease the store frees it anyway
+	h.mu.Unlock()
 	sctx, sp := h.c.span(ctx, "release")
-	err = h.c.backend.Release(sctx, h.c.name, h.token)
+	cctx, cancel := h.c.callCtx(sctx, bound)
+	err = h.c.backend.Release(cctx, h.c.name, h.token)
+	cancel()
 	endSpan(sp, h.fence, err)
 	if err != nil && !errors.Is(err, ErrNotHeld) {
 		h.c.log.Warn("lock not released", zap.String(grellog.FieldOp, "release"), zap.Uint64(grellog.FieldFence, h.fence), zap.Error(err))

@@ -11,7 +11,7 @@ import (
 // Memory is the in-process [Backend]: every lock lives in this process's
 // memory, so it excludes goroutines of one process only. It uses the time
 // package directly, so testing/synctest controls its clock. Its zero value
-// is not usable; call [NewMemory].
+// is an empty backend, like [NewMemory]'s.
 type Memory struct {
 	mu    sync.Mutex
 	locks map[string]*memEntry
@@ -63,6 +63,9 @@ func (m *Memory) Acquire(ctx context.Context, req Request) (Record, error) {
 	defer m.mu.Unlock()
 	e := m.locks[req.Name]
 	if e == nil {
+		if m.locks == nil {
+			m.locks = make(map[string]*memEntry)
+		}
 		e = &memEntry{}
 		m.locks[req.Name] = e
 	}
