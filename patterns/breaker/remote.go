@@ -87,7 +87,15 @@ func (b *Breaker) probeDue(cfg *Config) bool {
 func (b *Breaker) recordRemote(ctx context.Context, cfg *Config, t ticket, o Outcome, slow bool, cause error) {
 	// The local copy counts this process's outcomes all along, silently, so
 	// that it is warm when it has to decide.
-	b.local.record(cfg, genOf(b.local.word.Load()), o, slow, b)
+	m := b.local.record(cfg, genOf(b.local.word.Load()), o, slow, b)
+	if b.degraded.Load() {
+		// The store failed since this call was admitted: the local state
+		// decides, and the store is not asked again before the next probe.
+		if m.ok {
+			b.moved(ctx, b.local, m, cause)
+		}
+		return
+	}
 	if o == OutcomeIgnored && t.state == StateClosed {
 		return // changes nothing in the store
 	}

@@ -356,3 +356,35 @@ func TestSharedStartOnDownStore(t *testing.T) {
 		}
 	})
 }
+
+// A call admitted by the store before it failed does not wait for it
+// again to record its outcome once the breaker is degraded.
+func TestDegradedRecordSkipsTheStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newStore()
+		b := mustNew(t, st, grelbreaker.WithStoreTimeout(time.Second), grelbreaker.WithStaleness(time.Minute))
+		ctx := context.Background()
+		_ = b.Execute(ctx, ok) // the copy is fresh: the next calls are admitted locally
+		release := make(chan struct{})
+		done := make(chan time.Duration)
+		go func() {
+			begin := time.Now()
+			_ = b.Execute(ctx, func(context.Context) error { <-release; return nil })
+			done <- time.Since(begin)
+		}()
+		synctest.Wait()
+		st.hang.Store(true)
+		_ = b.Execute(ctx, ok) // its record times out: degraded
+		if !b.Degraded() {
+			t.Fatal("not degraded")
+		}
+		records := st.count("record")
+		close(release)
+		if d := <-done; d != time.Second {
+			t.Fatalf("the held call took %v, want only the time it was held", d)
+		}
+		if st.count("record") != records {
+			t.Fatal("a degraded breaker recorded to the store")
+		}
+	})
+}
