@@ -186,13 +186,12 @@ func RateLimitStatements(schema string) map[string]string {
 func (b *RateLimitBackend) Decide(ctx context.Context, req grelratelimit.Request) (grelratelimit.Decision, error) {
 	var q string
 	var span any
-	switch {
-	case req.Policy.Algorithm == grelratelimit.SlidingWindow:
+	if req.Policy.Algorithm == grelratelimit.SlidingWindow {
 		q, span = b.windowSQL, int64(math.Round(float64(req.Policy.Window)/1e3))
 		if req.Peek {
 			q = b.windowPeekSQL
 		}
-	default:
+	} else {
 		q, span = b.bucketSQL, float64(req.Policy.Interval)/1e3
 		if req.Peek {
 			q = b.bucketPeekSQL

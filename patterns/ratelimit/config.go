@@ -143,14 +143,17 @@ var _ = func() bool {
 			}
 			interval := float64(c.Period) / c.Rate
 			if interval < float64(minInterval) {
-				return errors.New("Rate per Period must be at most one permit per microsecond")
+				return &grelconfig.Error{Field: "Rate", Origin: grelconfig.OriginConfig,
+					Reason: "Rate per Period must be at most one permit per microsecond"}
 			}
 			if interval*float64(c.Burst) > float64(maxSpan) {
-				return errors.New("Burst x Period / Rate (the time to refill the bucket) must be at most 366 days")
+				return &grelconfig.Error{Field: "Burst", Origin: grelconfig.OriginConfig,
+					Reason: "Burst x Period / Rate (the time to refill the bucket) must be at most 366 days"}
 			}
 		case SlidingWindow:
 		default:
-			return errors.New("Algorithm must be token_bucket or sliding_window")
+			return &grelconfig.Error{Field: "Algorithm", Origin: grelconfig.OriginConfig,
+				Reason: "must be token_bucket or sliding_window"}
 		}
 		return nil
 	})

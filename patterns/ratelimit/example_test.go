@@ -92,7 +92,7 @@ func ExampleLimiter_Wait() {
 func ExampleLimiter_Reset() {
 	l, _ := grelratelimit.New("api", grelratelimit.NewMemory(), noEnv, grelratelimit.WithBurst(1), grelratelimit.WithPeriod(time.Hour))
 	ctx := context.Background()
-	l.Allow(ctx, "k")
+	_, _ = l.Allow(ctx, "k")
 	r, _ := l.Allow(ctx, "k")
 	fmt.Println(r.Allowed)
 	_ = l.Reset(ctx, "k")

@@ -309,12 +309,12 @@ func TestProbeIntervalAndRecovery(t *testing.T) {
 			t.Errorf("%d store calls, want 2: after a failure, none until PROBE_INTERVAL", got)
 		}
 		time.Sleep(time.Second)
-		l.Allow(ctx, "k")
+		_, _ = l.Allow(ctx, "k")
 		if got := f.calls.Load(); got != 3 {
 			t.Errorf("%d store calls after PROBE_INTERVAL, want one probe (3)", got)
 		}
 		f.state.Store(0)
-		l.Allow(ctx, "k") // still within the new interval: local
+		_, _ = l.Allow(ctx, "k") // still within the new interval: local
 		time.Sleep(time.Second)
 		if r, _ := l.Allow(ctx, "k"); r.Mode != grelratelimit.ModeNormal {
 			t.Errorf("store back: %+v", r)
@@ -358,7 +358,7 @@ func TestResetOfADownStoreFails(t *testing.T) {
 	l := mustNew(t, "api", f, grelratelimit.WithBurst(1))
 	f.state.Store(1)
 	ctx := context.Background()
-	l.Allow(ctx, "k") // taken locally
+	_, _ = l.Allow(ctx, "k") // taken locally
 	if err := l.Reset(ctx, "k"); !errors.Is(err, errDown) {
 		t.Errorf("Reset = %v, want the store's error", err)
 	}
@@ -371,10 +371,10 @@ func TestAllowAllocatesNothing(t *testing.T) {
 	for _, a := range []grelratelimit.Algorithm{grelratelimit.TokenBucket, grelratelimit.SlidingWindow} {
 		l := mustNew(t, "api", grelratelimit.NewMemory(), grelratelimit.WithAlgorithm(a))
 		ctx := context.Background()
-		if n := testing.AllocsPerRun(1000, func() { l.Allow(ctx, "k") }); n != 0 {
+		if n := testing.AllocsPerRun(1000, func() { _, _ = l.Allow(ctx, "k") }); n != 0 {
 			t.Errorf("%s: Allow allocates %v times", a, n)
 		}
-		if n := testing.AllocsPerRun(1000, func() { l.Peek(ctx, "k") }); n != 0 {
+		if n := testing.AllocsPerRun(1000, func() { _, _ = l.Peek(ctx, "k") }); n != 0 {
 			t.Errorf("%s: Peek allocates %v times", a, n)
 		}
 	}
@@ -389,11 +389,11 @@ func TestMetricsAndSpans(t *testing.T) {
 	l := mustNew(t, "api", f, grelratelimit.WithBurst(1), grelratelimit.WithMeterProvider(mp), grelratelimit.WithTracerProvider(tp),
 		grelratelimit.WithProbeInterval(0))
 	ctx := context.Background()
-	l.Allow(ctx, "k") // allowed
-	l.Allow(ctx, "k") // denied
-	l.Peek(ctx, "k")  // not a decision
+	_, _ = l.Allow(ctx, "k") // allowed
+	_, _ = l.Allow(ctx, "k") // denied
+	_, _ = l.Peek(ctx, "k")  // not a decision
 	f.state.Store(1)
-	l.Allow(ctx, "other") // allowed, degraded (local)
+	_, _ = l.Allow(ctx, "other") // allowed, degraded (local)
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(ctx, &rm); err != nil {
@@ -413,7 +413,7 @@ func TestMetricsAndSpans(t *testing.T) {
 				if name.AsString() != "api" {
 					t.Errorf("grel.name = %v", name)
 				}
-				counts[allowed.Emit()+"/"+degraded.Emit()+"/"+mode.AsString()] += dp.Value
+				counts[allowed.String()+"/"+degraded.String()+"/"+mode.AsString()] += dp.Value
 			}
 		}
 	}
@@ -467,7 +467,7 @@ func TestMemoryIsBounded(t *testing.T) {
 		capped := grelratelimit.NewMemory(grelratelimit.WithMemoryMaxKeys(640))
 		l := mustNew(t, "api", capped, grelratelimit.WithRate(1), grelratelimit.WithPeriod(time.Hour))
 		for i := range 10_000 {
-			l.Allow(ctx, key("k", i))
+			_, _ = l.Allow(ctx, key("k", i))
 		}
 		if n := capped.Len(); n > 640 {
 			t.Errorf("%d keys held, MaxKeys 640", n)
@@ -476,7 +476,7 @@ func TestMemoryIsBounded(t *testing.T) {
 		m := grelratelimit.NewMemory()
 		l = mustNew(t, "api", m, grelratelimit.WithRate(1), grelratelimit.WithPeriod(time.Hour))
 		for i := range 10_000 {
-			l.Allow(ctx, key("old", i))
+			_, _ = l.Allow(ctx, key("old", i))
 		}
 		if n := m.Len(); n != 10_000 {
 			t.Fatalf("%d keys held, want 10000", n)
@@ -485,20 +485,20 @@ func TestMemoryIsBounded(t *testing.T) {
 		// new keys sweep them out.
 		time.Sleep(time.Hour)
 		for i := range 15_000 {
-			l.Allow(ctx, key("new", i))
+			_, _ = l.Allow(ctx, key("new", i))
 		}
 		if n := m.Len(); n > 15_000 {
 			t.Errorf("%d keys held: idle keys were not swept", n)
 		}
 		for i := range 1000 {
-			l.Peek(ctx, key("peeked", i))
+			_, _ = l.Peek(ctx, key("peeked", i))
 		}
 		if n := m.Len(); n > 15_000 {
 			t.Errorf("Peek stored keys: %d held", n)
 		}
 		// A decision that leaves a key idle (here a Reset then a peek)
 		// stores nothing either.
-		l.Reset(ctx, key("new", 0))
+		_ = l.Reset(ctx, key("new", 0))
 		if n := m.Len(); n > 14_999 {
 			t.Errorf("Reset kept the key: %d held", n)
 		}

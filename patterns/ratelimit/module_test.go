@@ -84,9 +84,9 @@ func TestModulePicksTheOfferedBackend(t *testing.T) {
 	app.RequireStart()
 	defer app.RequireStop()
 	ctx := context.Background()
-	got.A.Allow(ctx, "k")
-	got.B.Allow(ctx, "k")
-	got.B.Allow(ctx, "k")
+	_, _ = got.A.Allow(ctx, "k")
+	_, _ = got.B.Allow(ctx, "k")
+	_, _ = got.B.Allow(ctx, "k")
 	if def.calls.Load() != 1 || secondary.calls.Load() != 2 {
 		t.Errorf("calls: default %d, secondary %d; want 1 and 2", def.calls.Load(), secondary.calls.Load())
 	}

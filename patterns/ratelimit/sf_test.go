@@ -97,7 +97,7 @@ func (p *sfParser) item() (sfItem, error) {
 
 func (p *sfParser) key() (string, error) {
 	start := p.i
-	if p.eof() || !(p.peek() >= 'a' && p.peek() <= 'z' || p.peek() == '*') {
+	if p.eof() || (p.peek() < 'a' || p.peek() > 'z') && p.peek() != '*' {
 		return "", errSF
 	}
 	for !p.eof() {
