@@ -125,7 +125,7 @@ func ExampleLeaderElection_RunWhileLeader() {
 	e, _ := grellock.NewLeaderElection("scheduler", grellock.NewMemory(), grellock.WithRetryInterval(10*time.Millisecond), grellock.WithRenewDeadline(time.Second))
 	ctx := context.Background()
 	_ = e.Start(ctx)
-	defer e.Stop(ctx)
+	defer func() { _ = e.Stop(ctx) }()
 	err := e.RunWhileLeader(ctx, func(ctx context.Context) error {
 		fmt.Println("only on the leader; is leader:", e.IsLeader())
 		return nil

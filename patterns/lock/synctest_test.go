@@ -31,15 +31,15 @@ func (f *faulty) set(err error, hang bool) {
 	f.mu.Unlock()
 }
 
-func (f *faulty) state() (error, bool) {
+func (f *faulty) state() (hang bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.err, f.hang
+	return f.hang, f.err
 }
 
 func (f *faulty) Extend(ctx context.Context, req grellock.Request) (grellock.Record, error) {
 	f.extends.Add(1)
-	err, hang := f.state()
+	hang, err := f.state()
 	if hang {
 		<-ctx.Done()
 		return grellock.Record{}, ctx.Err()
@@ -51,7 +51,7 @@ func (f *faulty) Extend(ctx context.Context, req grellock.Request) (grellock.Rec
 }
 
 func (f *faulty) Release(ctx context.Context, name, token string) error {
-	if _, hang := f.state(); hang {
+	if hang, _ := f.state(); hang {
 		<-ctx.Done()
 		return ctx.Err()
 	}
@@ -59,7 +59,7 @@ func (f *faulty) Release(ctx context.Context, name, token string) error {
 }
 
 func (f *faulty) Acquire(ctx context.Context, req grellock.Request) (grellock.Record, error) {
-	if _, hang := f.state(); hang {
+	if hang, _ := f.state(); hang {
 		<-ctx.Done()
 		return grellock.Record{}, ctx.Err()
 	}
@@ -490,8 +490,8 @@ func TestElectionTimings(t *testing.T) {
 		// The store stops answering a at +20s; a's last renewal was at +20s.
 		fa.set(nil, true)
 		time.Sleep(40*time.Second - time.Millisecond)
-		a.Stop(ctx)
-		b.Stop(ctx)
+		_ = a.Stop(ctx)
+		_ = b.Stop(ctx)
 		ea.mu.Lock()
 		defer ea.mu.Unlock()
 		eb.mu.Lock()

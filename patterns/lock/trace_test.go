@@ -15,7 +15,7 @@ import (
 func TestSpans(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
+	defer func() { _ = tp.Shutdown(context.Background()) }()
 	m := grellock.NewMemory()
 	l, err := grellock.New("cart", m, noEnv, grellock.WithTracerProvider(tp))
 	if err != nil {
@@ -32,7 +32,7 @@ func TestSpans(t *testing.T) {
 		names = append(names, s.Name())
 		attrs := map[string]string{}
 		for _, a := range s.Attributes() {
-			attrs[string(a.Key)] = a.Value.Emit()
+			attrs[string(a.Key)] = a.Value.String()
 		}
 		if attrs["grel.pattern"] != "lock" || attrs["grel.name"] != "cart" || attrs["grel.backend"] != "memory" {
 			t.Errorf("span %s attributes %v", s.Name(), attrs)

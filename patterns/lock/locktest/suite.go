@@ -388,8 +388,8 @@ func testFencesIncrease(t *testing.T, s *suite) {
 		t.Fatal(err)
 	}
 	h, err = lb.TryAcquire(ctx)
-	h = next("other client after release", h, err)
-	// Takeover: h is left to expire.
+	expired := next("other client after release", h, err)
+	// Takeover: that hold is left to expire.
 	h, err = la.AcquireWithin(ctx, lease+2*slack)
 	h = next("takeover after expiry", h, err)
 	if err := h.Release(ctx); err != nil {
@@ -397,6 +397,9 @@ func testFencesIncrease(t *testing.T, s *suite) {
 	}
 	h, err = lb.TryAcquire(ctx)
 	next("after the takeover's release", h, err)
+	if expired.Held() {
+		t.Error("the expired hold still counts as held")
+	}
 }
 
 func testStaleHolderRefused(t *testing.T, s *suite) {
@@ -495,7 +498,7 @@ func testCancelWhileWaiting(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Release(ctx)
+	defer func() { _ = h.Release(ctx) }()
 
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
