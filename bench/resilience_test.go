@@ -2,6 +2,9 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,8 +14,13 @@ import (
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
+	"github.com/go-redsync/redsync/v4"
+	redsyncgoredis "github.com/go-redsync/redsync/v4/redis/goredis/v9"
+	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/grelmicro/grelmicro-go/internal/testenv"
+	grelredis "github.com/grelmicro/grelmicro-go/modules/redis"
 	grelbreaker "github.com/grelmicro/grelmicro-go/patterns/breaker"
 	grelpipeline "github.com/grelmicro/grelmicro-go/patterns/pipeline"
 	grelretry "github.com/grelmicro/grelmicro-go/patterns/retry"
@@ -22,6 +30,8 @@ import (
 // The resilience benchmarks, in one run:
 //
 //	go test -run '^$' -bench 'BreakerExecute|RetryFirstSuccess|Pipeline' -benchmem -cpu 1,8 . | go run ./cmd/benchratio
+//
+// BenchmarkBreakerExecuteShared needs the test Redis (scripts/testenv).
 //
 // Each peer runs with its defaults, the configuration a user gets first.
 
@@ -144,4 +154,132 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkBreakerExecuteShared runs a successful call through a closed
+// breaker whose state is shared on Redis, one caller at a time, and counts
+// the commands sent to Redis per call. grel admits from its local copy
+// (younger than STALENESS, 1s) and records the outcome: one EVALSHA.
+// gobreaker's distributed breaker reads the shared state, takes a redsync
+// lock, runs the call under it, writes the state and releases the lock.
+func BenchmarkBreakerExecuteShared(b *testing.B) {
+	ctx := context.Background()
+	client := func(b *testing.B) (*redis.Client, *breakerRoundTrips, string) {
+		env := testenv.Redis(b)
+		opts, err := redis.ParseURL(env.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts.ContextTimeoutEnabled = true
+		c := redis.NewClient(opts)
+		b.Cleanup(func() { _ = c.Close() })
+		rt := &breakerRoundTrips{}
+		c.AddHook(rt)
+		return c, rt, env.Prefix
+	}
+	b.Run("grel-redis", func(b *testing.B) {
+		c, rt, prefix := client(b)
+		backend := grelredis.NewBreakerBackend(c, grelredis.WithBreakerPrefix(prefix))
+		if err := backend.Preload(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cb, err := grelbreaker.NewFromConfig("bench", backend, grelbreaker.DefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		fn := func(context.Context) error { return nil }
+		if err := cb.Execute(ctx, fn); err != nil { // the first call reads the state
+			b.Fatal(err)
+		}
+		rt.n.Store(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := cb.Execute(ctx, fn); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rt.report(b)
+	})
+	b.Run("gobreaker-redis", func(b *testing.B) {
+		c, rt, prefix := client(b)
+		store := &gobreakerStore{c: c, rs: redsync.New(redsyncgoredis.NewPool(c)), prefix: prefix, mutexes: map[string]*redsync.Mutex{}}
+		cb, err := gobreaker.NewDistributedCircuitBreaker[any](store, gobreaker.Settings{Name: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fn := func() (any, error) { return nil, nil }
+		rt.n.Store(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := cb.Execute(fn); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rt.report(b)
+	})
+}
+
+// breakerRoundTrips counts the commands a client sends.
+type breakerRoundTrips struct{ n atomic.Int64 }
+
+func (h *breakerRoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *breakerRoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *breakerRoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func (h *breakerRoundTrips) report(b *testing.B) {
+	b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/op")
+}
+
+// gobreakerStore is gobreaker's SharedDataStore on Redis, the way its
+// documentation builds one: a redsync mutex per name, the state under a key.
+type gobreakerStore struct {
+	c       *redis.Client
+	rs      *redsync.Redsync
+	prefix  string
+	mu      sync.Mutex
+	mutexes map[string]*redsync.Mutex
+}
+
+func (s *gobreakerStore) Lock(name string) error {
+	s.mu.Lock()
+	m, ok := s.mutexes[name]
+	if !ok {
+		m = s.rs.NewMutex(s.prefix+name, redsync.WithExpiry(5*time.Second), redsync.WithTries(1))
+		s.mutexes[name] = m
+	}
+	s.mu.Unlock()
+	return m.Lock()
+}
+
+func (s *gobreakerStore) Unlock(name string) error {
+	s.mu.Lock()
+	m := s.mutexes[name]
+	s.mu.Unlock()
+	if m == nil {
+		return errors.New("gobreakerStore: unlock of a mutex never locked")
+	}
+	_, err := m.Unlock()
+	return err
+}
+
+func (s *gobreakerStore) GetData(name string) ([]byte, error) {
+	v, err := s.c.Get(context.Background(), s.prefix+name).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func (s *gobreakerStore) SetData(name string, data []byte) error {
+	return s.c.Set(context.Background(), s.prefix+name, data, 0).Err()
 }
