@@ -46,6 +46,7 @@ import (
 // (examples/service/<pattern>.go).
 var patterns = []fx.Option{
 	healthExample,
+	resilienceExample,
 }
 
 // modules composes the service: the core, the HTTP server, the patterns.

@@ -183,6 +183,14 @@ type Setting[C any] struct {
 	apply func(*C)
 }
 
+// Apply writes the setting's value into c, for constructors that take a
+// Config as-is (FromConfig) and apply options on top of it.
+func (s Setting[C]) Apply(c *C) {
+	if s.apply != nil {
+		s.apply(c)
+	}
+}
+
 // initialisms keep Go's spelling in derived field names (TTL, not Ttl).
 var initialisms = map[string]bool{"ID": true, "TTL": true, "URL": true, "HTTP": true, "API": true, "IP": true, "DB": true, "TLS": true, "QPS": true, "CPU": true}
 
