@@ -147,7 +147,8 @@ func Enum[C any, T ~string](s *Spec[C], key string, get func(*C) *T, def T, allo
 func (f *Field[C, T]) Secret() *Field[C, T] { f.info.secret = true; return f }
 
 // CodeOnly marks a field that only code sets (an algorithm, a mode chosen
-// by a constructor): no variable is ever read for it.
+// by a constructor): no variable is read for it, and a variable that tries
+// to set it is an error.
 func (f *Field[C, T]) CodeOnly() *Field[C, T] { f.info.codeOnly = true; return f }
 
 // Doc sets the field's one-line description.
@@ -293,7 +294,26 @@ func (s *Spec[C]) resolve(src Source, instance string, settings []Setting[C]) (C
 			}
 			continue
 		}
-		if origins[f] == OriginOption || !load || f.codeOnly {
+		if f.codeOnly {
+			// The environment never chooses what code chooses: a variable
+			// for a code-only field is an error, not silence.
+			if load {
+				for _, v := range []struct {
+					name   string
+					origin Origin
+				}{{instVar, OriginInstance}, {kindVar, OriginKind}} {
+					if v.origin == OriginInstance && seg == "" {
+						continue
+					}
+					if _, ok := src.Lookup(v.name); ok {
+						errs = append(errs, &Error{Variable: v.name, Field: f.goName, Origin: v.origin,
+							Reason: "is chosen in code, never by a variable"})
+					}
+				}
+			}
+			continue
+		}
+		if origins[f] == OriginOption || !load {
 			continue
 		}
 		name, origin := kindVar, OriginKind

@@ -303,10 +303,16 @@ func TestAlgorithmFields(t *testing.T) {
 	if c.Rate != 7 || c.Window != time.Minute {
 		t.Fatalf("got rate %v window %v", c.Rate, c.Window)
 	}
-	// The environment never chooses the algorithm.
-	c, err = algoSpecResolve(grelconfig.Map(withBase(map[string]string{"GREL_TEST_CART_ALGORITHM": "sliding_window", "GREL_TEST_ALGORITHM": "sliding_window"})), bucket, nil)
+	// The environment never chooses the algorithm: trying is an error.
+	for _, v := range []string{"GREL_TEST_CART_ALGORITHM", "GREL_TEST_ALGORITHM"} {
+		_, err = algoSpecResolve(grelconfig.Map(withBase(map[string]string{v: "sliding_window"})), bucket, nil)
+		if err == nil || !strings.Contains(err.Error(), v+" (Algorithm): is chosen in code") {
+			t.Fatalf("%s: err = %v, want a refusal", v, err)
+		}
+	}
+	c, err = algoSpecResolve(grelconfig.Map(withBase(map[string]string{"GREL_ENV_LOAD": "false", "GREL_TEST_ALGORITHM": "x"})), bucket, []grelconfig.Setting[testConfig]{workerF.Set("w")})
 	if err != nil || c.Algorithm != bucket {
-		t.Fatalf("algorithm = %q, %v; want it from code only", c.Algorithm, err)
+		t.Fatalf("with GREL_ENV_LOAD=false: %q, %v", c.Algorithm, err)
 	}
 	// FromConfig validation skips the rules of other algorithms' fields.
 	cfg := c

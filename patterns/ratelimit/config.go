@@ -86,23 +86,20 @@ type Config struct {
 }
 
 const (
-	// codeOnly is the pseudo-algorithm of the Algorithm field: no instance
-	// uses it, so the field never reads a variable. It lets an option set
-	// the algorithm before the other fields are resolved.
-	codeOnly = "code-only"
-
 	maxPermits  = 1_000_000_000
 	maxSpan     = 366 * 24 * time.Hour
 	minSpan     = time.Millisecond
 	minInterval = time.Microsecond
 )
 
-var spec = grelconfig.NewSpec[Config](Kind)
+var spec = grelconfig.NewSpec[Config](Kind).
+	Algorithm(func(c *Config) string { return string(c.Algorithm) }).
+	Check(checkConfig)
 
 var (
 	algorithmField = grelconfig.Var(spec, "ALGORITHM", func(c *Config) *Algorithm { return &c.Algorithm },
 		TokenBucket, grelconfig.EnumCodec(TokenBucket, SlidingWindow)).
-		For(codeOnly).Doc("the algorithm, chosen in code")
+		CodeOnly().Doc("the algorithm, chosen in code")
 
 	rateField = spec.Float("RATE", func(c *Config) *float64 { return &c.Rate }, 10, grelconfig.Positive[float64]()).
 			For(string(TokenBucket)).Doc("permits the token bucket earns per PERIOD")
@@ -131,34 +128,29 @@ var (
 		Doc("the header trusted proxies set: X-Forwarded-For, Forwarded or a single-address header")
 )
 
-// The declarations above cannot hold statements; these run once, at
-// package initialisation, and only describe the spec.
-var _ = func() bool {
-	spec.Algorithm(func(c *Config) string { return string(c.Algorithm) })
-	spec.Check(func(c *Config) error {
-		switch c.Algorithm {
-		case TokenBucket:
-			if c.Rate <= 0 || c.Period <= 0 || c.Burst <= 0 {
-				return nil // the field rules already refused them
-			}
-			interval := float64(c.Period) / c.Rate
-			if interval < float64(minInterval) {
-				return &grelconfig.Error{Field: "Rate", Origin: grelconfig.OriginConfig,
-					Reason: "Rate per Period must be at most one permit per microsecond"}
-			}
-			if interval*float64(c.Burst) > float64(maxSpan) {
-				return &grelconfig.Error{Field: "Burst", Origin: grelconfig.OriginConfig,
-					Reason: "Burst x Period / Rate (the time to refill the bucket) must be at most 366 days"}
-			}
-		case SlidingWindow:
-		default:
-			return &grelconfig.Error{Field: "Algorithm", Origin: grelconfig.OriginConfig,
-				Reason: "must be token_bucket or sliding_window"}
+// checkConfig is the rule across fields that the field rules cannot say.
+func checkConfig(c *Config) error {
+	switch c.Algorithm {
+	case TokenBucket:
+		if c.Rate <= 0 || c.Period <= 0 || c.Burst <= 0 {
+			return nil // the field rules already refused them
 		}
-		return nil
-	})
-	return true
-}()
+		interval := float64(c.Period) / c.Rate
+		if interval < float64(minInterval) {
+			return &grelconfig.Error{Field: "Rate", Origin: grelconfig.OriginConfig,
+				Reason: "Rate per Period must be at most one permit per microsecond"}
+		}
+		if interval*float64(c.Burst) > float64(maxSpan) {
+			return &grelconfig.Error{Field: "Burst", Origin: grelconfig.OriginConfig,
+				Reason: "Burst x Period / Rate (the time to refill the bucket) must be at most 366 days"}
+		}
+	case SlidingWindow:
+	default:
+		return &grelconfig.Error{Field: "Algorithm", Origin: grelconfig.OriginConfig,
+			Reason: "must be token_bucket or sliding_window"}
+	}
+	return nil
+}
 
 // DefaultConfig returns the defaults of an algorithm.
 func DefaultConfig(a Algorithm) Config {

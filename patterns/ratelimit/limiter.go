@@ -60,9 +60,6 @@ func New(name string, backend Backend, opts ...Option) (*Limiter, error) {
 	if reg == nil {
 		reg = grelconfig.NewRegistry(grelconfig.Env())
 	}
-	if err := refuseAlgorithmVariable(reg.Source(), name); err != nil {
-		return nil, err
-	}
 	cfg, err := spec.Resolve(reg, name, o.settings...)
 	if err != nil {
 		return nil, err
@@ -138,32 +135,6 @@ func checkName(name string) error {
 	}
 	if _, err := grelconfig.NormalizeName(name); err != nil {
 		return errors.Join(ErrInvalidName, err)
-	}
-	return nil
-}
-
-// refuseAlgorithmVariable makes GREL_RATELIMIT[_{NAME}]_ALGORITHM an error
-// rather than silence: the environment never chooses an algorithm.
-func refuseAlgorithmVariable(src grelconfig.Source, name string) error {
-	if raw, ok := src.Lookup(grelconfig.EnvLoadVariable); ok {
-		if on, err := grelconfig.ParseBool(raw); err == nil && !on {
-			return nil
-		}
-	}
-	seg, err := grelconfig.NormalizeName(name)
-	if err != nil {
-		return err
-	}
-	const reason = "the algorithm is chosen in code (WithAlgorithm), never by a variable"
-	if seg != "" {
-		v := grelconfig.InstanceVariable(Kind, seg, algorithmField.Key())
-		if _, ok := src.Lookup(v); ok {
-			return &grelconfig.Error{Variable: v, Field: algorithmField.Name(), Origin: grelconfig.OriginInstance, Reason: reason}
-		}
-	}
-	v := grelconfig.KindVariable(Kind, algorithmField.Key())
-	if _, ok := src.Lookup(v); ok {
-		return &grelconfig.Error{Variable: v, Field: algorithmField.Name(), Origin: grelconfig.OriginKind, Reason: reason}
 	}
 	return nil
 }
