@@ -47,6 +47,7 @@ import (
 var patterns = []fx.Option{
 	healthExample,
 	resilienceExample,
+	ratelimitExample,
 }
 
 // modules composes the service: the core, the HTTP server, the patterns.
