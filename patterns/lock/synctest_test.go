@@ -490,14 +490,24 @@ func TestElectionTimings(t *testing.T) {
 		// The store stops answering a at +20s; a's last renewal was at +20s.
 		fa.set(nil, true)
 		time.Sleep(40*time.Second - time.Millisecond)
-		_ = a.Stop(ctx)
+		// At +60s the store answers a again and b steps down (releasing the
+		// lease): a, still campaigning after its loss, leads again.
+		fa.set(nil, false)
 		_ = b.Stop(ctx)
+		time.Sleep(15 * time.Second)
+		if !a.IsLeader() {
+			t.Error("a did not lead again: it must keep campaigning after a loss")
+		}
+		_ = a.Stop(ctx)
 		ea.mu.Lock()
 		defer ea.mu.Unlock()
 		eb.mu.Lock()
 		defer eb.mu.Unlock()
-		if len(ea.started) != 1 || ea.started[0] != 0 {
-			t.Errorf("a started leading at %v, want [0s]", ea.started)
+		if len(ea.started) != 2 || ea.started[0] != 0 || ea.started[1] < 60*time.Second {
+			t.Errorf("a started leading at %v, want [0s, after 60s]", ea.started)
+		}
+		if len(ea.stopped) != 2 {
+			t.Errorf("a stopped leading %d times, want 2 (the loss, then Stop)", len(ea.stopped))
 		}
 		if len(ea.stopped) < 1 || ea.stopped[0] != 30*time.Second {
 			t.Errorf("a stopped leading at %v, want 30s first (last renewal 20s + RenewDeadline 10s)", ea.stopped)
@@ -507,8 +517,8 @@ func TestElectionTimings(t *testing.T) {
 		if len(eb.started) != 1 || eb.started[0] != 36*time.Second {
 			t.Errorf("b started leading at %v, want [36s]", eb.started)
 		}
-		if len(eb.stopped) != 1 {
-			t.Errorf("b stopped %v times, want once (at Stop)", eb.stopped)
+		if len(eb.stopped) != 1 || eb.stopped[0] != 60*time.Second {
+			t.Errorf("b stopped leading at %v, want once at Stop (60s)", eb.stopped)
 		}
 		if len(eb.leaders) != 2 || eb.leaders[0] != "a" || eb.leaders[1] != "b" {
 			t.Errorf("b saw leaders %v, want [a b]", eb.leaders)
