@@ -8,13 +8,13 @@ import (
 
 	"go.uber.org/fx"
 
-	grelsqlite "github.com/grelmicro/grelmicro-go/modules/sqlite"
 	grellock "github.com/grelmicro/grelmicro-go/patterns/lock"
 )
 
-// coordinationExample shows a distributed lock and a leader election on
-// SQLite (the file GREL_SQLITE_PATH, ./grelmicro.db by default), so that
-// several copies of the service on one host coordinate through it:
+// coordinationExample shows a distributed lock and a leader election on the
+// service's store (SQLite by default: the file GREL_SQLITE_PATH,
+// ./grelmicro.db), so that several copies of the service coordinate through
+// it:
 //
 //   - POST /coordination/report runs a critical section under the lock
 //     "report" (GREL_LOCK_REPORT_*): it waits up to 2s for the lock and
@@ -26,11 +26,8 @@ import (
 //
 // Start two copies on different ports (GREL_HTTP_ADDR=127.0.0.1:8081) and
 // stop the leader: the other leads at its next attempt, because a stopping
-// leader releases its lease. If another pattern file also provides
-// grelsqlite.Module, keep one of the two.
+// leader releases its lease. The store is the one backends.go picks.
 var coordinationExample = fx.Options(
-	grelsqlite.Module,
-	grelsqlite.LockBackends,
 	grellock.Module,
 	grellock.Named("report"),
 	grellock.NamedElection("scheduler"),

@@ -48,11 +48,14 @@ var patterns = []fx.Option{
 	healthExample,
 	resilienceExample,
 	ratelimitExample,
+	coordinationExample,
 }
 
-// modules composes the service: the core, the HTTP server, the patterns.
+// modules composes the service: the core, the HTTP server, the store the
+// deployment points at (backends.go), the patterns.
 func modules() []fx.Option {
-	return append([]fx.Option{fxgrel.Module, serverModule}, patterns...)
+	_, store := backendsFor(grelconfig.Env())
+	return append([]fx.Option{fxgrel.Module, serverModule, store}, patterns...)
 }
 
 // stopTimeout bounds the whole stop: the HTTP drain, then the flush of

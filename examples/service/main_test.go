@@ -226,12 +226,13 @@ func goTool() string {
 	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 }
 
-// hermeticEnv is the process environment without GREL_*, OTEL_* and
-// NO_COLOR, plus env.
+// hermeticEnv is the process environment without GREL_*, OTEL_*, NO_COLOR
+// and the store variables, plus env.
 func hermeticEnv(env ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GREL_") || strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "NO_COLOR=") {
+		if strings.HasPrefix(kv, "GREL_") || strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "NO_COLOR=") ||
+			strings.HasPrefix(kv, "REDIS_") || strings.HasPrefix(kv, "DATABASE_URL=") || strings.HasPrefix(kv, "POSTGRES_URL=") {
 			continue
 		}
 		out = append(out, kv)
@@ -246,6 +247,7 @@ func TestBinaryStopsCleanlyOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(bin)
+			cmd.Dir = t.TempDir() // the SQLite default, ./grelmicro.db, lands there
 			cmd.Env = hermeticEnv("GREL_HTTP_ADDR=127.0.0.1:0", "GREL_LOG_FORMAT=json")
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
@@ -310,6 +312,7 @@ func TestBinaryStopsCleanlyOnSignal(t *testing.T) {
 
 func TestBinaryDescribe(t *testing.T) {
 	cmd := exec.Command(serviceBinary(t), "--describe")
+	cmd.Dir = t.TempDir() // the SQLite default, ./grelmicro.db, lands there
 	cmd.Env = hermeticEnv("GREL_HTTP_ADDR=127.0.0.1:9", "OTEL_EXPORTER_OTLP_HEADERS=api-key=very-secret")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -339,6 +342,7 @@ func TestBinaryRefusesBadValues(t *testing.T) {
 	} {
 		t.Run(tt.variable, func(t *testing.T) {
 			cmd := exec.Command(serviceBinary(t))
+			cmd.Dir = t.TempDir() // the SQLite default, ./grelmicro.db, lands there
 			cmd.Env = hermeticEnv(tt.variable + "=" + tt.value)
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError

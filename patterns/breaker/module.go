@@ -83,7 +83,7 @@ func (s *backendSet) pick(name string) (Backend, string, error) {
 	}
 	if !s.warned[name] {
 		s.warned[name] = true
-		s.log.Warn("no breaker backend offered: using memory, breaker state is local to this process",
+		s.log.Info("no breaker backend offered: using memory, breaker state is local to this process",
 			zap.String(grellog.FieldPattern, "breaker"), zap.String(grellog.FieldBackend, "memory"),
 			zap.String("backend_name", name), zap.Strings("offered", fxbackend.Names(s.entries)))
 	}
