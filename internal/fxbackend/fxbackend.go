@@ -1,6 +1,8 @@
 // Package fxbackend is the shared machinery by which Fx modules pick a
 // pattern's Backend: providers contribute named entries to a value group and
-// each pattern instance selects one by name.
+// each pattern instance selects one by name. A [Set] is how a pattern Module
+// keeps them: checked at fx.New, picked per instance, with a memory fallback
+// logged once per name.
 package fxbackend
 
 import (
