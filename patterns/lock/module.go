@@ -1,15 +1,11 @@
 package grellock
 
 import (
-	"context"
-	"sync"
-
-	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/internal/fxbackend"
-	grellog "github.com/grelmicro/grelmicro-go/logging"
-	"go.opentelemetry.io/otel/trace"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/fxinstance"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
 	"go.uber.org/fx"
-	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // BackendGroup is the Fx value group through which providers offer their
@@ -36,116 +32,50 @@ var Module = fx.Module("grel.lock",
 
 type backendSetParams struct {
 	fx.In
-	Backends       []NamedBackend       `group:"grel.lock.backends"`
-	Logger         *zap.Logger          `optional:"true"`
-	Registry       *grelconfig.Registry `optional:"true"`
-	TracerProvider trace.TracerProvider `optional:"true"`
+	Backends []NamedBackend `group:"grel.lock.backends"`
+	App      fxinstance.App
 }
 
 // backendSet is what Module provides to the instance helpers: the offered
-// Backends, the app's shared memory fallback and the app's logger,
+// Backends with the app's shared memory fallback, and the app's logger,
 // registry and tracer.
 type backendSet struct {
-	entries []NamedBackend
-	log     *zap.Logger
-	reg     *grelconfig.Registry
-	tp      trace.TracerProvider
-
-	mu     sync.Mutex
-	memory *Memory
-	warned map[string]bool
+	*fxbackend.Set[Backend]
+	app fxinstance.App
 }
 
 func newBackendSet(p backendSetParams) (*backendSet, error) {
-	s := &backendSet{entries: p.Backends, log: p.Logger, reg: p.Registry, tp: p.TracerProvider, warned: map[string]bool{}}
-	if s.log == nil {
-		s.log = zap.NewNop()
-	}
-	seen := map[string]bool{}
-	for _, e := range p.Backends {
-		if seen[e.Name] {
-			continue
-		}
-		seen[e.Name] = true
-		if _, _, _, err := fxbackend.Select("grellock", p.Backends, e.Name); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-func (s *backendSet) pick(name string) (Backend, error) {
-	b, _, ok, err := fxbackend.Select("grellock", s.entries, name)
+	set, err := fxbackend.NewSet("grellock", p.Backends, p.App.Logger, fxbackend.Fallback[Backend]{
+		New:     func() Backend { return NewMemory() },
+		Level:   zapcore.WarnLevel,
+		Message: "no lock backend offered: using memory, locks exclude this process's goroutines only",
+		Pattern: "lock",
+	})
 	if err != nil {
 		return nil, err
 	}
-	if ok {
-		return b, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.memory == nil {
-		s.memory = NewMemory()
-	}
-	if !s.warned[name] {
-		s.warned[name] = true
-		s.log.Warn("no lock backend offered: using memory, locks exclude this process's goroutines only",
-			zap.String(grellog.FieldPattern, "lock"), zap.String(grellog.FieldBackend, "memory"),
-			zap.String("backend_name", name), zap.Strings("offered", fxbackend.Names(s.entries)))
-	}
-	return s.memory, nil
+	return &backendSet{Set: set, app: p.App}, nil
+}
+
+// appOptions give an instance the app's values; the lock patterns have no
+// metrics.
+var appOptions = fxinstance.Options[Option]{Logger: WithLogger, Registry: WithRegistry, TracerProvider: WithTracerProvider}
+
+// pick returns the Backend of the instance's [WithBackendName].
+func (s *backendSet) pick(k kind, opts []Option) (Backend, error) {
+	return s.Pick(instance.Collect(&options{kind: k}, opts).backendName)
 }
 
 // with puts the app's logger, registry and tracer before the caller's
 // options, which win.
-func (s *backendSet) with(opts []Option) []Option {
-	base := []Option{WithLogger(s.log)}
-	if s.reg != nil {
-		base = append(base, WithRegistry(s.reg))
-	}
-	if s.tp != nil {
-		base = append(base, WithTracerProvider(s.tp))
-	}
-	return append(base, opts...)
-}
-
-func backendNameOf(k kind, opts []Option) string {
-	o := &options{kind: k}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o.backendName
-}
-
-func (s *backendSet) hooks(lc fx.Lifecycle, r grelconfig.Reloadable, start, stop func(context.Context) error) {
-	var unregister func()
-	lc.Append(fx.Hook{
-		OnStart: func(ctx context.Context) error {
-			if s.reg != nil {
-				unregister = s.reg.Register(r)
-			}
-			if start != nil {
-				return start(ctx)
-			}
-			return nil
-		},
-		OnStop: func(ctx context.Context) error {
-			if unregister != nil {
-				unregister()
-			}
-			return stop(ctx)
-		},
-	})
-}
+func (s *backendSet) with(opts []Option) []Option { return appOptions.Prepend(s.app, opts) }
 
 // Named provides a *[Lock] named name, tagged [Tag](name), tuned by
 // GREL_LOCK_{NAME}_*. It uses the Backend picked by [WithBackendName]. Its
 // holds are released when the app stops. It needs [Module].
 func Named(name string, opts ...Option) fx.Option {
 	return fx.Provide(fx.Annotate(func(s *backendSet, lc fx.Lifecycle) (*Lock, error) {
-		b, err := s.pick(backendNameOf(kindLock, opts))
+		b, err := s.pick(kindLock, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +83,7 @@ func Named(name string, opts ...Option) fx.Option {
 		if err != nil {
 			return nil, err
 		}
-		s.hooks(lc, l, nil, l.Close)
+		fxinstance.Register(lc, s.app.Registry, l, nil, l.Close)
 		return l, nil
 	}, fx.ResultTags(Tag(name))))
 }
@@ -162,7 +92,7 @@ func Named(name string, opts ...Option) fx.Option {
 // by GREL_TASKLOCK_{NAME}_*. It needs [Module].
 func NamedTaskLock(name string, opts ...Option) fx.Option {
 	return fx.Provide(fx.Annotate(func(s *backendSet, lc fx.Lifecycle) (*TaskLock, error) {
-		b, err := s.pick(backendNameOf(kindTask, opts))
+		b, err := s.pick(kindTask, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +100,7 @@ func NamedTaskLock(name string, opts ...Option) fx.Option {
 		if err != nil {
 			return nil, err
 		}
-		s.hooks(lc, t, nil, t.Close)
+		fxinstance.Register(lc, s.app.Registry, t, nil, t.Close)
 		return t, nil
 	}, fx.ResultTags(Tag(name))))
 }
@@ -181,7 +111,7 @@ func NamedTaskLock(name string, opts ...Option) fx.Option {
 // releasing the lease. It needs [Module].
 func NamedElection(name string, opts ...Option) fx.Option {
 	return fx.Options(fx.Provide(fx.Annotate(func(s *backendSet, lc fx.Lifecycle) (*LeaderElection, error) {
-		b, err := s.pick(backendNameOf(kindElection, opts))
+		b, err := s.pick(kindElection, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -189,7 +119,7 @@ func NamedElection(name string, opts ...Option) fx.Option {
 		if err != nil {
 			return nil, err
 		}
-		s.hooks(lc, e, e.Start, e.Stop)
+		fxinstance.Register(lc, s.app.Registry, e, e.Start, e.Stop)
 		return e, nil
 	}, fx.ResultTags(Tag(name)))),
 		// An election exists to campaign: build it even if nothing asks for it.

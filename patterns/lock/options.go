@@ -5,6 +5,7 @@ import (
 	"time"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
@@ -49,22 +50,17 @@ type options struct {
 	metadata    map[string]string
 }
 
-// settings are the config-field options for one kind: as grelconfig
-// settings for resolution, and as plain setters applied on top of a Config
-// given as-is (NewFromConfig).
+// settings are the config-field options for one kind, resolved by New and
+// applied on top of a Config given as-is by NewFromConfig.
 type settings[C any] struct {
 	list []grelconfig.Setting[C]
-	set  []func(*C)
 }
 
-func (s *settings[C]) add(st grelconfig.Setting[C], set func(*C)) {
-	s.list = append(s.list, st)
-	s.set = append(s.set, set)
-}
+func (s *settings[C]) add(st grelconfig.Setting[C]) { s.list = append(s.list, st) }
 
 func (s *settings[C]) applyTo(c *C) {
-	for _, f := range s.set {
-		f(c)
+	for _, st := range s.list {
+		st.Apply(c)
 	}
 }
 
@@ -79,12 +75,7 @@ func (o *options) only(name string, k kind) bool {
 }
 
 func collect(k kind, opts []Option) (*options, error) {
-	o := &options{kind: k}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
+	o := instance.Collect(&options{kind: k}, opts)
 	if o.misuse != "" {
 		return nil, &optionError{option: o.misuse, kind: k}
 	}
@@ -105,11 +96,11 @@ func WithLeaseDuration(d time.Duration) Option {
 	return func(o *options) {
 		switch o.kind {
 		case kindLock:
-			o.lock.add(lockLease.Set(d), func(c *Config) { c.LeaseDuration = d })
+			o.lock.add(lockLease.Set(d))
 		case kindTask:
-			o.task.add(taskLease.Set(d), func(c *TaskConfig) { c.LeaseDuration = d })
+			o.task.add(taskLease.Set(d))
 		case kindElection:
-			o.election.add(electionLease.Set(d), func(c *ElectionConfig) { c.LeaseDuration = d })
+			o.election.add(electionLease.Set(d))
 		}
 	}
 }
@@ -121,9 +112,9 @@ func WithRetryInterval(d time.Duration) Option {
 			return
 		}
 		if o.kind == kindLock {
-			o.lock.add(lockRetry.Set(d), func(c *Config) { c.RetryInterval = d })
+			o.lock.add(lockRetry.Set(d))
 		} else {
-			o.election.add(electionRetry.Set(d), func(c *ElectionConfig) { c.RetryInterval = d })
+			o.election.add(electionRetry.Set(d))
 		}
 	}
 }
@@ -135,9 +126,9 @@ func WithJitter(f float64) Option {
 			return
 		}
 		if o.kind == kindLock {
-			o.lock.add(lockJitter.Set(f), func(c *Config) { c.Jitter = f })
+			o.lock.add(lockJitter.Set(f))
 		} else {
-			o.election.add(electionJitter.Set(f), func(c *ElectionConfig) { c.Jitter = f })
+			o.election.add(electionJitter.Set(f))
 		}
 	}
 }
@@ -147,11 +138,11 @@ func WithWorker(id string) Option {
 	return func(o *options) {
 		switch o.kind {
 		case kindLock:
-			o.lock.add(lockWorker.Set(id), func(c *Config) { c.Worker = id })
+			o.lock.add(lockWorker.Set(id))
 		case kindTask:
-			o.task.add(taskWorker.Set(id), func(c *TaskConfig) { c.Worker = id })
+			o.task.add(taskWorker.Set(id))
 		case kindElection:
-			o.election.add(electionWorker.Set(id), func(c *ElectionConfig) { c.Worker = id })
+			o.election.add(electionWorker.Set(id))
 		}
 	}
 }
@@ -160,7 +151,7 @@ func WithWorker(id string) Option {
 func WithAutoRenew(on bool) Option {
 	return func(o *options) {
 		if o.only("WithAutoRenew", kindLock) {
-			o.lock.add(lockAutoRenew.Set(on), func(c *Config) { c.AutoRenew = on })
+			o.lock.add(lockAutoRenew.Set(on))
 		}
 	}
 }
@@ -169,7 +160,7 @@ func WithAutoRenew(on bool) Option {
 func WithMinHold(d time.Duration) Option {
 	return func(o *options) {
 		if o.only("WithMinHold", kindTask) {
-			o.task.add(taskMinHold.Set(d), func(c *TaskConfig) { c.MinHold = d })
+			o.task.add(taskMinHold.Set(d))
 		}
 	}
 }
@@ -178,7 +169,7 @@ func WithMinHold(d time.Duration) Option {
 func WithRefresh(on bool) Option {
 	return func(o *options) {
 		if o.only("WithRefresh", kindTask) {
-			o.task.add(taskRefresh.Set(on), func(c *TaskConfig) { c.Refresh = on })
+			o.task.add(taskRefresh.Set(on))
 		}
 	}
 }
@@ -187,7 +178,7 @@ func WithRefresh(on bool) Option {
 func WithRenewDeadline(d time.Duration) Option {
 	return func(o *options) {
 		if o.only("WithRenewDeadline", kindElection) {
-			o.election.add(electionRenew.Set(d), func(c *ElectionConfig) { c.RenewDeadline = d })
+			o.election.add(electionRenew.Set(d))
 		}
 	}
 }
