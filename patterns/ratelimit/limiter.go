@@ -10,6 +10,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
@@ -75,8 +76,8 @@ func NewFromConfig(name string, backend Backend, cfg Config, opts ...Option) (*L
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	for _, apply := range o.apply {
-		apply(&cfg)
+	for _, st := range o.settings {
+		st.Apply(&cfg)
 	}
 	if err := spec.Validate(cfg); err != nil {
 		return nil, err
@@ -85,15 +86,7 @@ func NewFromConfig(name string, backend Backend, cfg Config, opts ...Option) (*L
 	return build(name, backend, cfg, o, settings)
 }
 
-func collect(opts []Option) *options {
-	o := &options{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o
-}
+func collect(opts []Option) *options { return instance.Collect(&options{}, opts) }
 
 func build(name string, backend Backend, cfg Config, o *options, settings []grelconfig.Setting[Config]) (*Limiter, error) {
 	if backend == nil {

@@ -1,16 +1,10 @@
 package grelratelimit
 
 import (
-	"context"
-	"sync"
-
-	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/internal/fxbackend"
-	grellog "github.com/grelmicro/grelmicro-go/logging"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/fxinstance"
 	"go.uber.org/fx"
-	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // BackendGroup is the Fx value group through which providers offer their
@@ -38,84 +32,33 @@ var Module = fx.Module("grel.ratelimit",
 
 type backendSetParams struct {
 	fx.In
-	Backends       []NamedBackend       `group:"grel.ratelimit.backends"`
-	Logger         *zap.Logger          `optional:"true"`
-	Registry       *grelconfig.Registry `optional:"true"`
-	TracerProvider trace.TracerProvider `optional:"true"`
-	MeterProvider  metric.MeterProvider `optional:"true"`
+	Backends []NamedBackend `group:"grel.ratelimit.backends"`
+	App      fxinstance.App
 }
 
 // backendSet is what Module gives the instance helpers: the offered
-// Backends, the app's shared memory fallback, and the app's logger,
+// Backends with the app's shared memory fallback, and the app's logger,
 // registry, tracer and meter.
 type backendSet struct {
-	entries []NamedBackend
-	log     *zap.Logger
-	reg     *grelconfig.Registry
-	tp      trace.TracerProvider
-	mp      metric.MeterProvider
-
-	mu     sync.Mutex
-	memory *Memory
-	warned map[string]bool
+	*fxbackend.Set[Backend]
+	app fxinstance.App
 }
 
 func newBackendSet(p backendSetParams) (*backendSet, error) {
-	s := &backendSet{entries: p.Backends, log: p.Logger, reg: p.Registry, tp: p.TracerProvider, mp: p.MeterProvider,
-		warned: map[string]bool{}}
-	if s.log == nil {
-		s.log = zap.NewNop()
-	}
-	seen := map[string]bool{}
-	for _, e := range p.Backends {
-		if seen[e.Name] {
-			continue
-		}
-		seen[e.Name] = true
-		if _, _, _, err := fxbackend.Select("grelratelimit", p.Backends, e.Name); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-func (s *backendSet) pick(name string) (Backend, error) {
-	b, _, ok, err := fxbackend.Select("grelratelimit", s.entries, name)
+	set, err := fxbackend.NewSet("grelratelimit", p.Backends, p.App.Logger, fxbackend.Fallback[Backend]{
+		New:     func() Backend { return NewMemory() },
+		Level:   zapcore.WarnLevel,
+		Message: "no rate limit backend offered: using memory, limits are per process",
+		Pattern: "ratelimit",
+	})
 	if err != nil {
 		return nil, err
 	}
-	if ok {
-		return b, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.memory == nil {
-		s.memory = NewMemory()
-	}
-	if !s.warned[name] {
-		s.warned[name] = true
-		s.log.Warn("no rate limit backend offered: using memory, limits are per process",
-			zap.String(grellog.FieldPattern, "ratelimit"), zap.String(grellog.FieldBackend, "memory"),
-			zap.String("backend_name", name), zap.Strings("offered", fxbackend.Names(s.entries)))
-	}
-	return s.memory, nil
+	return &backendSet{Set: set, app: p.App}, nil
 }
 
-// with puts the app's logger, registry, tracer and meter before the
-// caller's options, which win.
-func (s *backendSet) with(opts []Option) []Option {
-	base := []Option{WithLogger(s.log)}
-	if s.reg != nil {
-		base = append(base, WithRegistry(s.reg))
-	}
-	if s.tp != nil {
-		base = append(base, WithTracerProvider(s.tp))
-	}
-	if s.mp != nil {
-		base = append(base, WithMeterProvider(s.mp))
-	}
-	return append(base, opts...)
-}
+var appOptions = fxinstance.Options[Option]{Logger: WithLogger, Registry: WithRegistry,
+	TracerProvider: WithTracerProvider, MeterProvider: WithMeterProvider}
 
 // Named provides a *[Limiter] named name, tagged [Tag](name) (untagged for
 // ""), tuned by GREL_RATELIMIT_{NAME}_*, on the Backend picked by
@@ -128,26 +71,15 @@ func (s *backendSet) with(opts []Option) []Option {
 // app runs. It needs [Module].
 func Named(name string, opts ...Option) fx.Option {
 	ctor := func(s *backendSet, lc fx.Lifecycle) (*Limiter, error) {
-		b, err := s.pick(collect(opts).backendName)
+		b, err := s.Pick(collect(opts).backendName)
 		if err != nil {
 			return nil, err
 		}
-		l, err := New(name, b, s.with(opts)...)
+		l, err := New(name, b, appOptions.Prepend(s.app, opts)...)
 		if err != nil {
 			return nil, err
 		}
-		if s.reg != nil {
-			var unregister func()
-			lc.Append(fx.Hook{
-				OnStart: func(context.Context) error { unregister = s.reg.Register(l); return nil },
-				OnStop: func(context.Context) error {
-					if unregister != nil {
-						unregister()
-					}
-					return nil
-				},
-			})
-		}
+		fxinstance.Register(lc, s.app.Registry, l, nil, nil)
 		return l, nil
 	}
 	if name == "" {

@@ -16,9 +16,9 @@ import (
 type Option func(*options)
 
 type options struct {
+	// settings are resolved by New and applied on top of a Config given
+	// as-is by NewFromConfig.
 	settings []grelconfig.Setting[Config]
-	// apply sets the same fields on a Config given as-is (NewFromConfig).
-	apply []func(*Config)
 	// bucketOpt and windowOpt name an algorithm-specific option that was
 	// given, to refuse it on a limiter of the other algorithm.
 	bucketOpt, windowOpt string
@@ -30,22 +30,19 @@ type options struct {
 	backendName string
 }
 
-func (o *options) set(s grelconfig.Setting[Config], apply func(*Config)) {
-	o.settings = append(o.settings, s)
-	o.apply = append(o.apply, apply)
-}
+func (o *options) set(s grelconfig.Setting[Config]) { o.settings = append(o.settings, s) }
 
 // WithAlgorithm chooses the algorithm: TokenBucket (the default) or
 // SlidingWindow. It is code: no variable can change it.
 func WithAlgorithm(a Algorithm) Option {
-	return func(o *options) { o.set(algorithmField.Set(a), func(c *Config) { c.Algorithm = a }) }
+	return func(o *options) { o.set(algorithmField.Set(a)) }
 }
 
 // WithRate sets the permits a token bucket earns per Period (RATE).
 func WithRate(rate float64) Option {
 	return func(o *options) {
 		o.bucketOpt = "WithRate"
-		o.set(rateField.Set(rate), func(c *Config) { c.Rate = rate })
+		o.set(rateField.Set(rate))
 	}
 }
 
@@ -53,54 +50,54 @@ func WithRate(rate float64) Option {
 func WithPeriod(d time.Duration) Option {
 	return func(o *options) {
 		o.bucketOpt = "WithPeriod"
-		o.set(periodField.Set(d), func(c *Config) { c.Period = d })
+		o.set(periodField.Set(d))
 	}
 }
 
 // WithBurst sets the token bucket's capacity (BURST).
 func WithBurst(n int) Option {
-	return func(o *options) { o.bucketOpt = "WithBurst"; o.set(burstField.Set(n), func(c *Config) { c.Burst = n }) }
+	return func(o *options) { o.bucketOpt = "WithBurst"; o.set(burstField.Set(n)) }
 }
 
 // WithLimit sets the sliding window's limit per window (LIMIT).
 func WithLimit(n int) Option {
-	return func(o *options) { o.windowOpt = "WithLimit"; o.set(limitField.Set(n), func(c *Config) { c.Limit = n }) }
+	return func(o *options) { o.windowOpt = "WithLimit"; o.set(limitField.Set(n)) }
 }
 
 // WithWindow sets the sliding window's length (WINDOW).
 func WithWindow(d time.Duration) Option {
 	return func(o *options) {
 		o.windowOpt = "WithWindow"
-		o.set(windowField.Set(d), func(c *Config) { c.Window = d })
+		o.set(windowField.Set(d))
 	}
 }
 
 // WithTimeout bounds each call to a remote store (TIMEOUT).
 func WithTimeout(d time.Duration) Option {
-	return func(o *options) { o.set(timeoutField.Set(d), func(c *Config) { c.Timeout = d }) }
+	return func(o *options) { o.set(timeoutField.Set(d)) }
 }
 
 // WithDegradation sets what happens when the store fails (DEGRADATION).
 func WithDegradation(d Degradation) Option {
-	return func(o *options) { o.set(degradationField.Set(d), func(c *Config) { c.Degradation = d }) }
+	return func(o *options) { o.set(degradationField.Set(d)) }
 }
 
 // WithProbeInterval sets how long decisions degrade without calling a
 // failed store (PROBE_INTERVAL).
 func WithProbeInterval(d time.Duration) Option {
-	return func(o *options) { o.set(probeField.Set(d), func(c *Config) { c.ProbeInterval = d }) }
+	return func(o *options) { o.set(probeField.Set(d)) }
 }
 
 // WithTrustedProxies sets the proxies whose forwarding header the HTTP
 // middleware believes (TRUSTED_PROXIES): addresses or CIDR prefixes.
 func WithTrustedProxies(list ...string) Option {
-	return func(o *options) { o.set(proxiesField.Set(list), func(c *Config) { c.TrustedProxies = list }) }
+	return func(o *options) { o.set(proxiesField.Set(list)) }
 }
 
 // WithClientIPHeader sets the header the trusted proxies set
 // (CLIENT_IP_HEADER).
 func WithClientIPHeader(name string) Option {
-	return func(o *options) { o.set(headerField.Set(name), func(c *Config) { c.ClientIPHeader = name }) }
+	return func(o *options) { o.set(headerField.Set(name)) }
 }
 
 // WithLogger sets the logger (default: none). The limiter logs store
