@@ -384,3 +384,16 @@ func TestGoNames(t *testing.T) {
 		t.Fatalf("names = %s %s %s", ttl.Name(), id.Name(), own.Name())
 	}
 }
+
+func TestSettingApply(t *testing.T) {
+	c := spec.Defaults()
+	for _, s := range []grelconfig.Setting[testConfig]{renewF.Set(time.Second), factorF.Set(4), {}} {
+		s.Apply(&c)
+	}
+	if c.Renew != time.Second || c.Factor != 4 || c.Lease != 30*time.Second {
+		t.Fatalf("after Apply: %+v", c)
+	}
+	if renewF.Key() != "RENEW_DEADLINE" || renewF.Name() != "RenewDeadline" {
+		t.Fatalf("key %s name %s", renewF.Key(), renewF.Name())
+	}
+}
