@@ -40,15 +40,12 @@ func FromConfig[C any](spec *grelconfig.Spec[C], name string, cfg C, settings []
 	return cfg, nil
 }
 
-// Errors returns the function that prefixes a pattern's errors with pkg
-// and, for a named instance, noun and the name: `grelretry: retrier
-// "payments": ...`, `grelretry: ...` for the unnamed one. The error is
-// wrapped (%w).
-func Errors(pkg, noun string) func(name string, err error) error {
-	return func(name string, err error) error {
-		if name == "" {
-			return fmt.Errorf("%s: %w", pkg, err)
-		}
-		return fmt.Errorf("%s: %s %q: %w", pkg, noun, name, err)
+// Error prefixes an error of a pattern's instance with pkg and, for a named
+// instance, noun and the name: `grelretry: retrier "payments": ...`,
+// `grelretry: ...` for the unnamed one. It wraps err (%w).
+func Error(pkg, noun, name string, err error) error {
+	if name == "" {
+		return fmt.Errorf("%s: %w", pkg, err)
 	}
+	return fmt.Errorf("%s: %s %q: %w", pkg, noun, name, err)
 }

@@ -70,16 +70,15 @@ func TestFromConfig(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	wrap := Errors("grelthing", "thing")
 	cause := errors.New("bad")
 	tests := []struct{ name, want string }{
 		{name: "", want: "grelthing: bad"},
 		{name: "payments", want: `grelthing: thing "payments": bad`},
 	}
 	for _, tt := range tests {
-		err := wrap(tt.name, cause)
+		err := Error("grelthing", "thing", tt.name, cause)
 		if err.Error() != tt.want || !errors.Is(err, cause) {
-			t.Fatalf("wrap(%q) = %q (Is cause: %v), want %q wrapping the cause", tt.name, err, errors.Is(err, cause), tt.want)
+			t.Fatalf("Error(%q) = %q (Is cause: %v), want %q wrapping the cause", tt.name, err, errors.Is(err, cause), tt.want)
 		}
 	}
 }
