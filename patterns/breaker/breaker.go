@@ -8,6 +8,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
 	grelmatch "github.com/grelmicro/grelmicro-go/patterns/match"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -91,34 +92,19 @@ func NewFromConfig(name string, backend Backend, cfg Config, opts ...Option) (*B
 }
 
 func fromConfig(name string, cfg Config, o *options) (Config, error) {
-	if _, err := grelconfig.NormalizeName(name); err != nil {
-		return cfg, newError(name, err)
-	}
-	for _, apply := range o.applies {
-		apply(&cfg)
-	}
-	cfg = normalize(cfg)
-	if err := spec.Validate(cfg); err != nil {
+	cfg, err := instance.FromConfig(spec, name, cfg, o.settings, normalize)
+	if err != nil {
 		return cfg, newError(name, err)
 	}
 	return cfg, nil
 }
 
 func newError(name string, err error) error {
-	if name == "" {
-		return fmt.Errorf("grelbreaker: %w", err)
-	}
-	return fmt.Errorf("grelbreaker: breaker %q: %w", name, err)
+	return instance.Error("grelbreaker", "breaker", name, err)
 }
 
 func collect(opts []Option) *options {
-	o := &options{logger: zap.NewNop(), failIf: grelmatch.AnyError(), ignoreIf: grelmatch.CallerCanceled()}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o
+	return instance.Collect(&options{logger: zap.NewNop(), failIf: grelmatch.AnyError(), ignoreIf: grelmatch.CallerCanceled()}, opts)
 }
 
 func describe(backend Backend, o *options) string {

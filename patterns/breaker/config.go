@@ -95,27 +95,6 @@ type Config struct {
 
 var windows = []string{string(CountWindow), string(TimeWindow)}
 
-// Field getters, shared by the declarations and the options.
-var (
-	getAlgorithm          = func(c *Config) *Algorithm { return &c.Algorithm }
-	getFailureThreshold   = func(c *Config) *int { return &c.FailureThreshold }
-	getFailureRate        = func(c *Config) *float64 { return &c.FailureRate }
-	getMinCalls           = func(c *Config) *int { return &c.MinCalls }
-	getWindowSize         = func(c *Config) *int { return &c.WindowSize }
-	getWindow             = func(c *Config) *time.Duration { return &c.Window }
-	getBuckets            = func(c *Config) *int { return &c.Buckets }
-	getSlowCallDuration   = func(c *Config) *time.Duration { return &c.SlowCallDuration }
-	getSlowCallRate       = func(c *Config) *float64 { return &c.SlowCallRate }
-	getOpenDuration       = func(c *Config) *time.Duration { return &c.OpenDuration }
-	getOpenDurationFactor = func(c *Config) *float64 { return &c.OpenDurationFactor }
-	getMaxOpenDuration    = func(c *Config) *time.Duration { return &c.MaxOpenDuration }
-	getHalfOpenMaxCalls   = func(c *Config) *int { return &c.HalfOpenMaxCalls }
-	getSuccessThreshold   = func(c *Config) *int { return &c.SuccessThreshold }
-	getStaleness          = func(c *Config) *time.Duration { return &c.Staleness }
-	getStoreTimeout       = func(c *Config) *time.Duration { return &c.StoreTimeout }
-	getMaxKeys            = func(c *Config) *int { return &c.MaxKeys }
-)
-
 var (
 	errMinCalls    = errors.New("MinCalls must be at most WindowSize")
 	errBuckets     = errors.New("each of the Buckets slices of Window must be at least 1ms")
@@ -144,42 +123,42 @@ var spec = grelconfig.NewSpec[Config](Kind).
 	})
 
 var (
-	algorithmField = grelconfig.Enum(spec, "ALGORITHM", getAlgorithm,
+	algorithmField = grelconfig.Enum(spec, "ALGORITHM", func(c *Config) *Algorithm { return &c.Algorithm },
 		ConsecutiveFailures, ConsecutiveFailures, CountWindow, TimeWindow).CodeOnly().
 		Doc("trip rule, chosen in code (WithAlgorithm)")
-	failureThresholdField = spec.Int("FAILURE_THRESHOLD", getFailureThreshold, 5,
+	failureThresholdField = spec.Int("FAILURE_THRESHOLD", func(c *Config) *int { return &c.FailureThreshold }, 5,
 		grelconfig.Positive[int]()).For(string(ConsecutiveFailures)).Doc("failures in a row that trip")
-	failureRateField = spec.Float("FAILURE_RATE", getFailureRate, 50,
+	failureRateField = spec.Float("FAILURE_RATE", func(c *Config) *float64 { return &c.FailureRate }, 50,
 		grelconfig.NewRule("must be greater than 0 and at most 100", func(v float64) bool { return v > 0 && v <= 100 })).
 		For(windows...).Doc("percentage of failed calls in the window that trips")
-	minCallsField = spec.Int("MIN_CALLS", getMinCalls, 10,
+	minCallsField = spec.Int("MIN_CALLS", func(c *Config) *int { return &c.MinCalls }, 10,
 		grelconfig.Positive[int]()).For(windows...).Doc("calls the window must hold before a rate trips")
-	windowSizeField = spec.Int("WINDOW_SIZE", getWindowSize, 100,
+	windowSizeField = spec.Int("WINDOW_SIZE", func(c *Config) *int { return &c.WindowSize }, 100,
 		grelconfig.Between(1, maxWindowSize)).For(string(CountWindow)).Doc("most recent calls counted")
-	windowField = spec.Duration("WINDOW", getWindow, time.Minute,
+	windowField = spec.Duration("WINDOW", func(c *Config) *time.Duration { return &c.Window }, time.Minute,
 		grelconfig.Positive[time.Duration]()).For(string(TimeWindow)).Doc("time over which calls are counted")
-	bucketsField = spec.Int("BUCKETS", getBuckets, 10,
+	bucketsField = spec.Int("BUCKETS", func(c *Config) *int { return &c.Buckets }, 10,
 		grelconfig.Between(1, maxBuckets)).For(string(TimeWindow)).Doc("slices of the window")
-	slowCallDurationField = spec.Duration("SLOW_CALL_DURATION", getSlowCallDuration, 0,
+	slowCallDurationField = spec.Duration("SLOW_CALL_DURATION", func(c *Config) *time.Duration { return &c.SlowCallDuration }, 0,
 		grelconfig.NonNegative[time.Duration]()).For(windows...).Doc("a call this long is slow; 0 turns slow calls off")
-	slowCallRateField = spec.Float("SLOW_CALL_RATE", getSlowCallRate, 100,
+	slowCallRateField = spec.Float("SLOW_CALL_RATE", func(c *Config) *float64 { return &c.SlowCallRate }, 100,
 		grelconfig.NewRule("must be greater than 0 and at most 100", func(v float64) bool { return v > 0 && v <= 100 })).
 		For(windows...).Doc("percentage of slow calls in the window that trips")
-	openDurationField = spec.Duration("OPEN_DURATION", getOpenDuration, 30*time.Second,
+	openDurationField = spec.Duration("OPEN_DURATION", func(c *Config) *time.Duration { return &c.OpenDuration }, 30*time.Second,
 		grelconfig.Positive[time.Duration]()).Doc("time open before trial calls")
-	openDurationFactorField = spec.Float("OPEN_DURATION_FACTOR", getOpenDurationFactor, 1,
+	openDurationFactorField = spec.Float("OPEN_DURATION_FACTOR", func(c *Config) *float64 { return &c.OpenDurationFactor }, 1,
 		grelconfig.AtLeast(1.0)).Doc("growth of the open duration on each repeated trip")
-	maxOpenDurationField = spec.Duration("MAX_OPEN_DURATION", getMaxOpenDuration, 0,
+	maxOpenDurationField = spec.Duration("MAX_OPEN_DURATION", func(c *Config) *time.Duration { return &c.MaxOpenDuration }, 0,
 		grelconfig.NonNegative[time.Duration]()).Doc("cap of the growing open duration")
-	halfOpenMaxCallsField = spec.Int("HALF_OPEN_MAX_CALLS", getHalfOpenMaxCalls, 1,
+	halfOpenMaxCallsField = spec.Int("HALF_OPEN_MAX_CALLS", func(c *Config) *int { return &c.HalfOpenMaxCalls }, 1,
 		grelconfig.Between(1, maxHalfOpenCalls)).Doc("trial calls admitted at the same time in half-open")
-	successThresholdField = spec.Int("SUCCESS_THRESHOLD", getSuccessThreshold, 1,
+	successThresholdField = spec.Int("SUCCESS_THRESHOLD", func(c *Config) *int { return &c.SuccessThreshold }, 1,
 		grelconfig.Between(1, maxHalfOpenCalls)).Doc("successful trial calls that close")
-	stalenessField = spec.Duration("STALENESS", getStaleness, time.Second,
+	stalenessField = spec.Duration("STALENESS", func(c *Config) *time.Duration { return &c.Staleness }, time.Second,
 		grelconfig.NonNegative[time.Duration]()).Doc("age of the local copy of a shared state before it is read again")
-	storeTimeoutField = spec.Duration("STORE_TIMEOUT", getStoreTimeout, 250*time.Millisecond,
+	storeTimeoutField = spec.Duration("STORE_TIMEOUT", func(c *Config) *time.Duration { return &c.StoreTimeout }, 250*time.Millisecond,
 		grelconfig.Positive[time.Duration]()).Doc("bound of each operation on a shared store")
-	maxKeysField = spec.Int("MAX_KEYS", getMaxKeys, 1000,
+	maxKeysField = spec.Int("MAX_KEYS", func(c *Config) *int { return &c.MaxKeys }, 1000,
 		grelconfig.Positive[int]()).Doc("breakers a Group keeps")
 )
 

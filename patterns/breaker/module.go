@@ -1,17 +1,12 @@
 package grelbreaker
 
 import (
-	"context"
 	"errors"
-	"sync"
 
-	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/internal/fxbackend"
-	grellog "github.com/grelmicro/grelmicro-go/logging"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/fxinstance"
 	"go.uber.org/fx"
-	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Tag returns the Fx tag of an instance named name (`name:"payments"`), as
@@ -21,8 +16,8 @@ func Tag(name string) string { return `name:"` + name + `"` }
 // Module is the Fx wiring of breakers: it collects the Backends offered in
 // [BackendGroup] (refusing two for one name at fx.New) and lets [Named] and
 // [NamedGroup] build instances on them. Without any Backend, every instance
-// uses one in-memory backend shared by the app, with a warning that its
-// state is local to this process.
+// uses one in-memory backend shared by the app, logged at info: its state
+// is local to this process, the breaker's documented default.
 var Module = fx.Module("grel.breaker",
 	fx.Provide(newBackendSet),
 	fx.Invoke(func(*backendSet) {}),
@@ -30,111 +25,44 @@ var Module = fx.Module("grel.breaker",
 
 type backendSetParams struct {
 	fx.In
-	Backends       []NamedBackend       `group:"grel.breaker.backends"`
-	Logger         *zap.Logger          `optional:"true"`
-	Registry       *grelconfig.Registry `optional:"true"`
-	TracerProvider trace.TracerProvider `optional:"true"`
-	MeterProvider  metric.MeterProvider `optional:"true"`
+	Backends []NamedBackend `group:"grel.breaker.backends"`
+	App      fxinstance.App
 }
 
+// backendSet is what Module gives the instance helpers: the offered
+// Backends with the app's shared memory fallback, and the app's logger,
+// registry, tracer and meter.
 type backendSet struct {
-	entries []NamedBackend
-	log     *zap.Logger
-	reg     *grelconfig.Registry
-	tp      trace.TracerProvider
-	mp      metric.MeterProvider
-
-	mu     sync.Mutex
-	memory *Memory
-	warned map[string]bool
+	*fxbackend.Set[Backend]
+	app fxinstance.App
 }
 
 func newBackendSet(p backendSetParams) (*backendSet, error) {
-	s := &backendSet{entries: p.Backends, log: p.Logger, reg: p.Registry, tp: p.TracerProvider, mp: p.MeterProvider, warned: map[string]bool{}}
-	if s.log == nil {
-		s.log = zap.NewNop()
-	}
-	seen := map[string]bool{}
-	for _, e := range p.Backends {
-		if seen[e.Name] {
-			continue
-		}
-		seen[e.Name] = true
-		if _, _, _, err := fxbackend.Select("grelbreaker", p.Backends, e.Name); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-// pick returns the Backend for an instance and the name logs give it.
-func (s *backendSet) pick(name string) (Backend, string, error) {
-	b, provider, ok, err := fxbackend.Select("grelbreaker", s.entries, name)
-	if err != nil {
-		return nil, "", err
-	}
-	if ok {
-		return b, provider, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.memory == nil {
-		s.memory = NewMemory()
-	}
-	if !s.warned[name] {
-		s.warned[name] = true
-		s.log.Info("no breaker backend offered: using memory, breaker state is local to this process",
-			zap.String(grellog.FieldPattern, "breaker"), zap.String(grellog.FieldBackend, "memory"),
-			zap.String("backend_name", name), zap.Strings("offered", fxbackend.Names(s.entries)))
-	}
-	return s.memory, "memory", nil
-}
-
-// with puts the app's logger, registry, tracer and meter before the
-// caller's options, which win.
-func (s *backendSet) with(desc string, opts []Option) []Option {
-	base := []Option{WithLogger(s.log), func(o *options) { o.backendDesc = desc }}
-	if s.reg != nil {
-		base = append(base, WithRegistry(s.reg))
-	}
-	if s.tp != nil {
-		base = append(base, WithTracerProvider(s.tp))
-	}
-	if s.mp != nil {
-		base = append(base, WithMeterProvider(s.mp))
-	}
-	return append(base, opts...)
-}
-
-func (s *backendSet) hooks(lc fx.Lifecycle, r grelconfig.Reloadable, start, stop func(context.Context) error) {
-	var unregister func()
-	lc.Append(fx.Hook{
-		OnStart: func(ctx context.Context) error {
-			if s.reg != nil {
-				unregister = s.reg.Register(r)
-			}
-			if start != nil {
-				return start(ctx)
-			}
-			return nil
-		},
-		OnStop: func(ctx context.Context) error {
-			if unregister != nil {
-				unregister()
-			}
-			return stop(ctx)
-		},
+	set, err := fxbackend.NewSet("grelbreaker", p.Backends, p.App.Logger, fxbackend.Fallback[Backend]{
+		New:     func() Backend { return NewMemory() },
+		Level:   zapcore.InfoLevel,
+		Message: "no breaker backend offered: using memory, breaker state is local to this process",
+		Pattern: "breaker",
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &backendSet{Set: set, app: p.App}, nil
 }
 
-func backendNameOf(opts []Option) string {
-	o := &options{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
+var appOptions = fxinstance.Options[Option]{Logger: WithLogger, Registry: WithRegistry,
+	TracerProvider: WithTracerProvider, MeterProvider: WithMeterProvider}
+
+// pick returns the Backend of the instance's [WithBackendName] and the
+// options it is built with: the app's logger, registry, tracer and meter
+// and the name logs give the Backend, before opts, which win.
+func (s *backendSet) pick(opts []Option) (Backend, []Option, error) {
+	e, err := s.PickEntry(collect(opts).backendName)
+	if err != nil {
+		return nil, nil, err
 	}
-	return o.backendName
+	desc := func(o *options) { o.backendDesc = e.Provider }
+	return e.Backend, appOptions.Prepend(s.app, append([]Option{desc}, opts...)), nil
 }
 
 // Named provides a *[Breaker] named name, tagged [Tag](name), tuned by
@@ -147,15 +75,15 @@ func Named(name string, opts ...Option) fx.Option {
 	}
 	return fx.Options(
 		fx.Provide(fx.Annotate(func(s *backendSet, lc fx.Lifecycle) (*Breaker, error) {
-			backend, desc, err := s.pick(backendNameOf(opts))
+			backend, all, err := s.pick(opts)
 			if err != nil {
 				return nil, err
 			}
-			b, err := New(name, backend, s.with(desc, opts)...)
+			b, err := New(name, backend, all...)
 			if err != nil {
 				return nil, err
 			}
-			s.hooks(lc, b, b.Start, b.Stop)
+			fxinstance.Register(lc, s.app.Registry, b, b.Start, b.Stop)
 			return b, nil
 		}, fx.ResultTags(Tag(name)))),
 		fx.Invoke(fx.Annotate(func(*Breaker) {}, fx.ParamTags(Tag(name)))),
@@ -171,15 +99,15 @@ func NamedGroup(name string, opts ...Option) fx.Option {
 	}
 	return fx.Options(
 		fx.Provide(fx.Annotate(func(s *backendSet, lc fx.Lifecycle) (*Group, error) {
-			backend, desc, err := s.pick(backendNameOf(opts))
+			backend, all, err := s.pick(opts)
 			if err != nil {
 				return nil, err
 			}
-			g, err := NewGroup(name, backend, s.with(desc, opts)...)
+			g, err := NewGroup(name, backend, all...)
 			if err != nil {
 				return nil, err
 			}
-			s.hooks(lc, g, nil, g.Stop)
+			fxinstance.Register(lc, s.app.Registry, g, nil, g.Stop)
 			return g, nil
 		}, fx.ResultTags(Tag(name)))),
 		fx.Invoke(fx.Annotate(func(*Group) {}, fx.ParamTags(Tag(name)))),

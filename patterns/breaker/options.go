@@ -15,7 +15,6 @@ type Option func(*options)
 
 type options struct {
 	settings    []grelconfig.Setting[Config]
-	applies     []func(*Config)
 	logger      *zap.Logger
 	tracer      trace.TracerProvider
 	meter       metric.MeterProvider
@@ -29,78 +28,77 @@ type options struct {
 	backendDesc string
 }
 
-func setting[T any](f *grelconfig.Field[Config, T], get func(*Config) *T, v T) Option {
+// setting is the option of a config field: resolved by New, applied on top
+// of the Config given to NewFromConfig.
+func setting[T any](f *grelconfig.Field[Config, T], v T) Option {
 	s := f.Set(v)
-	return func(o *options) {
-		o.settings = append(o.settings, s)
-		o.applies = append(o.applies, func(c *Config) { *get(c) = v })
-	}
+	return func(o *options) { o.settings = append(o.settings, s) }
 }
 
 // WithAlgorithm chooses the trip rule (default ConsecutiveFailures).
-func WithAlgorithm(a Algorithm) Option { return setting(algorithmField, getAlgorithm, a) }
+func WithAlgorithm(a Algorithm) Option { return setting(algorithmField, a) }
 
 // WithFailureThreshold sets the failures in a row that trip (ConsecutiveFailures).
 func WithFailureThreshold(n int) Option {
-	return setting(failureThresholdField, getFailureThreshold, n)
+	return setting(failureThresholdField, n)
 }
 
 // WithFailureRate sets the failure percentage that trips (the window algorithms).
-func WithFailureRate(pct float64) Option { return setting(failureRateField, getFailureRate, pct) }
+func WithFailureRate(pct float64) Option { return setting(failureRateField, pct) }
 
 // WithMinCalls sets the calls a window needs before a rate trips.
-func WithMinCalls(n int) Option { return setting(minCallsField, getMinCalls, n) }
+func WithMinCalls(n int) Option { return setting(minCallsField, n) }
 
 // WithWindowSize sets the calls counted by CountWindow.
-func WithWindowSize(n int) Option { return setting(windowSizeField, getWindowSize, n) }
+func WithWindowSize(n int) Option { return setting(windowSizeField, n) }
 
 // WithWindow sets the time counted by TimeWindow.
-func WithWindow(d time.Duration) Option { return setting(windowField, getWindow, d) }
+func WithWindow(d time.Duration) Option { return setting(windowField, d) }
 
 // WithBuckets sets the slices of TimeWindow's window.
-func WithBuckets(n int) Option { return setting(bucketsField, getBuckets, n) }
+func WithBuckets(n int) Option { return setting(bucketsField, n) }
 
 // WithSlowCallDuration makes calls this long slow (0: off).
 func WithSlowCallDuration(d time.Duration) Option {
-	return setting(slowCallDurationField, getSlowCallDuration, d)
+	return setting(slowCallDurationField, d)
 }
 
 // WithSlowCallRate sets the slow-call percentage that trips.
-func WithSlowCallRate(pct float64) Option { return setting(slowCallRateField, getSlowCallRate, pct) }
+func WithSlowCallRate(pct float64) Option { return setting(slowCallRateField, pct) }
 
 // WithOpenDuration sets how long the breaker stays open.
-func WithOpenDuration(d time.Duration) Option { return setting(openDurationField, getOpenDuration, d) }
+func WithOpenDuration(d time.Duration) Option { return setting(openDurationField, d) }
 
 // WithOpenDurationFactor grows the open duration on repeated trips.
 func WithOpenDurationFactor(f float64) Option {
-	return setting(openDurationFactorField, getOpenDurationFactor, f)
+	return setting(openDurationFactorField, f)
 }
 
 // WithMaxOpenDuration caps the growing open duration.
 func WithMaxOpenDuration(d time.Duration) Option {
-	return setting(maxOpenDurationField, getMaxOpenDuration, d)
+	return setting(maxOpenDurationField, d)
 }
 
 // WithHalfOpenMaxCalls sets the trial calls admitted at once in half-open.
 func WithHalfOpenMaxCalls(n int) Option {
-	return setting(halfOpenMaxCallsField, getHalfOpenMaxCalls, n)
+	return setting(halfOpenMaxCallsField, n)
 }
 
 // WithSuccessThreshold sets the successful trials that close the breaker.
 func WithSuccessThreshold(n int) Option {
-	return setting(successThresholdField, getSuccessThreshold, n)
+	return setting(successThresholdField, n)
 }
 
 // WithStaleness bounds the age of the local copy of a shared state.
-func WithStaleness(d time.Duration) Option { return setting(stalenessField, getStaleness, d) }
+func WithStaleness(d time.Duration) Option { return setting(stalenessField, d) }
 
 // WithStoreTimeout bounds each operation on a shared store.
 func WithStoreTimeout(d time.Duration) Option {
-	return setting(storeTimeoutField, getStoreTimeout, d)
+	return setting(storeTimeoutField, d)
 }
 
 // WithMaxKeys bounds the breakers a Group keeps.
-func WithMaxKeys(n int) Option { return setting(maxKeysField, getMaxKeys, n) }
+func WithMaxKeys(n int) Option { return setting(maxKeysField, n) }
 
 // WithLogger logs state changes at info and store trouble at warn. The
 // default is silent.
