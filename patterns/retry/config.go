@@ -75,19 +75,6 @@ type Config struct {
 	Jitter Jitter
 }
 
-// Field getters, shared by the declarations and the options.
-var (
-	getAlgorithm    = func(c *Config) *Algorithm { return &c.Algorithm }
-	getMaxAttempts  = func(c *Config) *int { return &c.MaxAttempts }
-	getMaxElapsed   = func(c *Config) *time.Duration { return &c.MaxElapsed }
-	getDelay        = func(c *Config) *time.Duration { return &c.Delay }
-	getInitialDelay = func(c *Config) *time.Duration { return &c.InitialDelay }
-	getMinDelay     = func(c *Config) *time.Duration { return &c.MinDelay }
-	getMaxDelay     = func(c *Config) *time.Duration { return &c.MaxDelay }
-	getFactor       = func(c *Config) *float64 { return &c.Factor }
-	getJitter       = func(c *Config) *Jitter { return &c.Jitter }
-)
-
 var (
 	errUnbounded   = errors.New("MaxElapsed must be greater than 0 when MaxAttempts is 0 (no bound on attempts)")
 	errMaxInitial  = errors.New("MaxDelay must be at least InitialDelay")
@@ -117,25 +104,25 @@ var spec = grelconfig.NewSpec[Config](Kind).
 	})
 
 var (
-	algorithmField = grelconfig.Enum(spec, "ALGORITHM", getAlgorithm,
+	algorithmField = grelconfig.Enum(spec, "ALGORITHM", func(c *Config) *Algorithm { return &c.Algorithm },
 		Exponential, Constant, Linear, Exponential, Fibonacci, Random).CodeOnly().
 		Doc("wait algorithm, chosen in code (WithAlgorithm)")
-	maxAttemptsField = spec.Int("MAX_ATTEMPTS", getMaxAttempts, 3,
+	maxAttemptsField = spec.Int("MAX_ATTEMPTS", func(c *Config) *int { return &c.MaxAttempts }, 3,
 		grelconfig.NonNegative[int]()).Doc("attempts in all, the first included; 0 for no bound")
-	maxElapsedField = spec.Duration("MAX_ELAPSED", getMaxElapsed, 0,
+	maxElapsedField = spec.Duration("MAX_ELAPSED", func(c *Config) *time.Duration { return &c.MaxElapsed }, 0,
 		grelconfig.NonNegative[time.Duration]()).Doc("no attempt starts later than this after the first failure; 0 for no bound")
-	delayField = spec.Duration("DELAY", getDelay, 100*time.Millisecond,
+	delayField = spec.Duration("DELAY", func(c *Config) *time.Duration { return &c.Delay }, 100*time.Millisecond,
 		grelconfig.NonNegative[time.Duration]()).For(string(Constant)).Doc("wait between attempts")
-	initialDelayField = spec.Duration("INITIAL_DELAY", getInitialDelay, 100*time.Millisecond,
+	initialDelayField = spec.Duration("INITIAL_DELAY", func(c *Config) *time.Duration { return &c.InitialDelay }, 100*time.Millisecond,
 		grelconfig.NonNegative[time.Duration]()).For(string(Linear), string(Exponential), string(Fibonacci)).Doc("first wait")
-	minDelayField = spec.Duration("MIN_DELAY", getMinDelay, 100*time.Millisecond,
+	minDelayField = spec.Duration("MIN_DELAY", func(c *Config) *time.Duration { return &c.MinDelay }, 100*time.Millisecond,
 		grelconfig.NonNegative[time.Duration]()).For(string(Random)).Doc("shortest random wait")
-	maxDelayField = spec.Duration("MAX_DELAY", getMaxDelay, 10*time.Second,
+	maxDelayField = spec.Duration("MAX_DELAY", func(c *Config) *time.Duration { return &c.MaxDelay }, 10*time.Second,
 		grelconfig.NonNegative[time.Duration]()).For(string(Linear), string(Exponential), string(Fibonacci), string(Random)).
 		Doc("longest wait")
-	factorField = spec.Float("FACTOR", getFactor, 2,
+	factorField = spec.Float("FACTOR", func(c *Config) *float64 { return &c.Factor }, 2,
 		grelconfig.AtLeast(1.0)).For(string(Exponential)).Doc("growth of each wait over the previous one")
-	jitterField = grelconfig.Enum(spec, "JITTER", getJitter, JitterEqual,
+	jitterField = grelconfig.Enum(spec, "JITTER", func(c *Config) *Jitter { return &c.Jitter }, JitterEqual,
 		JitterNone, JitterFull, JitterEqual).For(string(Constant), string(Linear), string(Exponential), string(Fibonacci)).
 		Doc("none, full or equal")
 )

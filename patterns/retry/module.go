@@ -1,10 +1,10 @@
 package grelretry
 
 import (
-	"context"
 	"errors"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/fxinstance"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -41,29 +41,14 @@ func Named(name string, opts ...Option) fx.Option {
 	)
 }
 
+var appOptions = fxinstance.Options[Option]{Logger: WithLogger, Registry: WithRegistry, TracerProvider: WithTracerProvider}
+
 func provide(name string, p Params, opts []Option) (*Retrier, error) {
-	base := []Option{WithLogger(p.Logger)}
-	if p.Registry != nil {
-		base = append(base, WithRegistry(p.Registry))
-	}
-	if p.TracerProvider != nil {
-		base = append(base, WithTracerProvider(p.TracerProvider))
-	}
-	r, err := New(name, append(base, opts...)...)
+	app := fxinstance.App{Logger: p.Logger, Registry: p.Registry, TracerProvider: p.TracerProvider}
+	r, err := New(name, appOptions.Prepend(app, opts)...)
 	if err != nil {
 		return nil, err
 	}
-	if p.Registry != nil {
-		var unregister func()
-		p.Lifecycle.Append(fx.Hook{
-			OnStart: func(context.Context) error { unregister = p.Registry.Register(r); return nil },
-			OnStop: func(context.Context) error {
-				if unregister != nil {
-					unregister()
-				}
-				return nil
-			},
-		})
-	}
+	fxinstance.Register(p.Lifecycle, p.Registry, r, nil, nil)
 	return r, nil
 }

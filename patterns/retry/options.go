@@ -13,9 +13,9 @@ import (
 type Option func(*options)
 
 type options struct {
+	// settings are resolved by New and applied on top of a Config given
+	// as-is by NewFromConfig.
 	settings []grelconfig.Setting[Config]
-	// applies repeat the settings on a Config given as-is (NewFromConfig).
-	applies  []func(*Config)
 	logger   *zap.Logger
 	tracer   trace.TracerProvider
 	registry *grelconfig.Registry
@@ -38,41 +38,39 @@ type Event struct {
 	Elapsed time.Duration
 }
 
-func setting[T any](f *grelconfig.Field[Config, T], get func(*Config) *T, v T) Option {
+// setting is the option of a config field.
+func setting[T any](f *grelconfig.Field[Config, T], v T) Option {
 	s := f.Set(v)
-	return func(o *options) {
-		o.settings = append(o.settings, s)
-		o.applies = append(o.applies, func(c *Config) { *get(c) = v })
-	}
+	return func(o *options) { o.settings = append(o.settings, s) }
 }
 
 // WithAlgorithm chooses the wait algorithm (default Exponential).
-func WithAlgorithm(a Algorithm) Option { return setting(algorithmField, getAlgorithm, a) }
+func WithAlgorithm(a Algorithm) Option { return setting(algorithmField, a) }
 
 // WithMaxAttempts bounds the attempts, the first included (0: no bound).
-func WithMaxAttempts(n int) Option { return setting(maxAttemptsField, getMaxAttempts, n) }
+func WithMaxAttempts(n int) Option { return setting(maxAttemptsField, n) }
 
 // WithMaxElapsed bounds the time from the first failure to the start of the
 // last attempt.
-func WithMaxElapsed(d time.Duration) Option { return setting(maxElapsedField, getMaxElapsed, d) }
+func WithMaxElapsed(d time.Duration) Option { return setting(maxElapsedField, d) }
 
 // WithDelay sets the wait of the Constant algorithm.
-func WithDelay(d time.Duration) Option { return setting(delayField, getDelay, d) }
+func WithDelay(d time.Duration) Option { return setting(delayField, d) }
 
 // WithInitialDelay sets the first wait of Linear, Exponential and Fibonacci.
-func WithInitialDelay(d time.Duration) Option { return setting(initialDelayField, getInitialDelay, d) }
+func WithInitialDelay(d time.Duration) Option { return setting(initialDelayField, d) }
 
 // WithMinDelay sets the lower bound of the Random algorithm.
-func WithMinDelay(d time.Duration) Option { return setting(minDelayField, getMinDelay, d) }
+func WithMinDelay(d time.Duration) Option { return setting(minDelayField, d) }
 
 // WithMaxDelay caps the waits (the upper bound of Random).
-func WithMaxDelay(d time.Duration) Option { return setting(maxDelayField, getMaxDelay, d) }
+func WithMaxDelay(d time.Duration) Option { return setting(maxDelayField, d) }
 
 // WithFactor sets the growth of the Exponential algorithm.
-func WithFactor(f float64) Option { return setting(factorField, getFactor, f) }
+func WithFactor(f float64) Option { return setting(factorField, f) }
 
 // WithJitter sets the jitter mode.
-func WithJitter(j Jitter) Option { return setting(jitterField, getJitter, j) }
+func WithJitter(j Jitter) Option { return setting(jitterField, j) }
 
 // WithLogger logs one debug line per retry. The default is silent.
 func WithLogger(l *zap.Logger) Option {

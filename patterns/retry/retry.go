@@ -3,7 +3,6 @@ package grelretry
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
 	grelmatch "github.com/grelmicro/grelmicro-go/patterns/match"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -60,34 +60,19 @@ func New(name string, opts ...Option) (*Retrier, error) {
 // applied on top of it); it reads no environment.
 func NewFromConfig(name string, cfg Config, opts ...Option) (*Retrier, error) {
 	o := collect(opts)
-	if _, err := grelconfig.NormalizeName(name); err != nil {
-		return nil, newError(name, err)
-	}
-	for _, apply := range o.applies {
-		apply(&cfg)
-	}
-	cfg = normalize(cfg)
-	if err := spec.Validate(cfg); err != nil {
+	cfg, err := instance.FromConfig(spec, name, cfg, o.settings, normalize)
+	if err != nil {
 		return nil, newError(name, err)
 	}
 	return build(name, cfg, o), nil
 }
 
 func newError(name string, err error) error {
-	if name == "" {
-		return fmt.Errorf("grelretry: %w", err)
-	}
-	return fmt.Errorf("grelretry: retrier %q: %w", name, err)
+	return instance.Error("grelretry", "retrier", name, err)
 }
 
 func collect(opts []Option) *options {
-	o := &options{logger: zap.NewNop(), retryIf: grelmatch.AnyError(), random: rand.Float64}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o
+	return instance.Collect(&options{logger: zap.NewNop(), retryIf: grelmatch.AnyError(), random: rand.Float64}, opts)
 }
 
 func build(name string, cfg Config, o *options) *Retrier {
