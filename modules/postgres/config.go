@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // Kind is the provider's config kind: GREL_POSTGRES_* and describe entries.
@@ -325,9 +326,6 @@ func cleanReason(err error) string {
 	return msg
 }
 
-// secretParams are query parameters whose values are redacted.
-var secretParams = []string{"password", "sslpassword"}
-
 var reKVPassword = regexp.MustCompile(`((?:^|\s)(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
 
 // RedactConnString returns a connection string with its passwords replaced
@@ -336,42 +334,10 @@ var reKVPassword = regexp.MustCompile(`((?:^|\s)(?:password|sslpassword)\s*=\s*)
 // password), everything after the scheme is hidden.
 func RedactConnString(conn string) string {
 	conn = strings.TrimSpace(conn)
-	scheme, rest, ok := strings.Cut(conn, "://")
-	if !ok {
-		return reKVPassword.ReplaceAllString(conn, "${1}xxxxx")
+	if redacted, ok := provider.RedactURL(conn, "password", "sslpassword"); ok {
+		return redacted
 	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
-	if strings.Contains(tail, "@") {
-		return scheme + "://xxxxx"
-	}
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		user, _, hasPass := strings.Cut(authority[:at], ":")
-		if hasPass {
-			user += ":xxxxx"
-		}
-		authority = user + "@" + authority[at+1:]
-	}
-	tail, _, _ = strings.Cut(tail, "#")
-	path, query, hasQuery := strings.Cut(tail, "?")
-	if hasQuery {
-		q, err := url.ParseQuery(query)
-		if err != nil {
-			query = "xxxxx"
-		} else {
-			for _, k := range secretParams {
-				if q.Has(k) {
-					q.Set(k, "xxxxx")
-				}
-			}
-			query = q.Encode()
-		}
-		path += "?" + query
-	}
-	return scheme + "://" + authority + path
+	return reKVPassword.ReplaceAllString(conn, "${1}xxxxx")
 }
 
 // describeConfig names the server a pool dials: user, hosts, database. It

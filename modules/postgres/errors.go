@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 var (
@@ -51,11 +52,7 @@ type ConnectError struct {
 }
 
 func (e *ConnectError) Error() string {
-	inst := ""
-	if e.Name != "" {
-		inst = " (instance " + e.Name + ")"
-	}
-	return "grelpostgres: cannot reach " + e.Addr + inst + ": " + e.Err.Error()
+	return provider.Unreachable("grelpostgres", "cannot reach", e.Addr, e.Name, e.Err)
 }
 
 // Unwrap returns the cause.

@@ -1,16 +1,15 @@
 package grelpostgres
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"hash/fnv"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/grelmicro/grelmicro-go/internal/provider"
+	"github.com/grelmicro/grelmicro-go/internal/sqlstore"
 )
 
 // MigrationsGroup is the Fx value group of [Migration] values that adapters
@@ -20,10 +19,10 @@ const MigrationsGroup = "grel.postgres.migrations"
 
 // SchemaPlaceholder in a migration's SQL is replaced by the quoted schema
 // identifier ("public", "my schema").
-const SchemaPlaceholder = "{{schema}}"
+const SchemaPlaceholder = sqlstore.SchemaPlaceholder
 
 // MigrationsTable records applied migrations, in the migrated schema.
-const MigrationsTable = "grel_migrations"
+const MigrationsTable = sqlstore.MigrationsTable
 
 // Migration is one named, idempotent-by-bookkeeping DDL step. Its SQL may
 // hold several statements and the placeholder {{schema}}. A migration is
@@ -62,7 +61,7 @@ func Migrate(ctx context.Context, db Beginner, schema string, ms ...Migration) e
 	if schema == "" || len(schema) > 63 {
 		return &MigrationError{Schema: schema, Err: errors.New("schema must be a PostgreSQL identifier of 1 to 63 bytes")}
 	}
-	ms, err := normalizeMigrations(ms)
+	ms, err := sqlstore.Normalize(ms)
 	if err != nil {
 		return &MigrationError{Schema: schema, Err: err}
 	}
@@ -70,10 +69,7 @@ func Migrate(ctx context.Context, db Beginner, schema string, ms ...Migration) e
 		return nil
 	}
 	fail := func(name string, err error) error {
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = errors.Join(ctxErr, err)
-		}
-		return &MigrationError{Migration: name, Schema: schema, Err: err}
+		return &MigrationError{Migration: name, Schema: schema, Err: provider.JoinCtxErr(ctx, err)}
 	}
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -95,7 +91,7 @@ func Migrate(ctx context.Context, db Beginner, schema string, ms ...Migration) e
 			return fail("", err)
 		}
 	}
-	if _, err := tx.Exec(ctx, expand(MigrationsTableSQL, quoted)); err != nil {
+	if _, err := tx.Exec(ctx, sqlstore.Expand(MigrationsTableSQL, quoted)); err != nil {
 		return fail("", err)
 	}
 	rows, err := tx.Query(ctx, "SELECT name FROM "+quoted+"."+MigrationsTable)
@@ -110,10 +106,10 @@ func Migrate(ctx context.Context, db Beginner, schema string, ms ...Migration) e
 		if slices.Contains(applied, m.Name) {
 			continue
 		}
-		if _, err := tx.Exec(ctx, expand(m.SQL, quoted)); err != nil {
+		if _, err := tx.Exec(ctx, sqlstore.Expand(m.SQL, quoted)); err != nil {
 			return fail(m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO "+quoted+"."+MigrationsTable+" (name, checksum) VALUES ($1, $2)", m.Name, checksum(m.SQL)); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO "+quoted+"."+MigrationsTable+" (name, checksum) VALUES ($1, $2)", m.Name, sqlstore.Checksum(m.SQL)); err != nil {
 			return fail(m.Name, err)
 		}
 	}
@@ -121,36 +117,6 @@ func Migrate(ctx context.Context, db Beginner, schema string, ms ...Migration) e
 		return fail("", err)
 	}
 	return nil
-}
-
-// normalizeMigrations sorts by name, drops exact duplicates (two adapters
-// may contribute the same table) and refuses one name with two SQL texts.
-func normalizeMigrations(ms []Migration) ([]Migration, error) {
-	out := slices.Clone(ms)
-	slices.SortStableFunc(out, func(a, b Migration) int { return cmp.Compare(a.Name, b.Name) })
-	var uniq []Migration
-	for _, m := range out {
-		if m.Name == "" {
-			return nil, errors.New("a migration has no name")
-		}
-		if n := len(uniq); n > 0 && uniq[n-1].Name == m.Name {
-			if uniq[n-1].SQL != m.SQL {
-				return nil, errors.New("two migrations named " + m.Name + " have different SQL")
-			}
-			continue
-		}
-		uniq = append(uniq, m)
-	}
-	return uniq, nil
-}
-
-func expand(sql, quotedSchema string) string {
-	return strings.ReplaceAll(sql, SchemaPlaceholder, quotedSchema)
-}
-
-func checksum(sql string) string {
-	h := sha256.Sum256([]byte(sql))
-	return hex.EncodeToString(h[:])
 }
 
 // lockKey is the advisory lock of one schema's migrations.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -14,6 +12,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
 	greltrace "github.com/grelmicro/grelmicro-go/tracing"
 )
@@ -40,8 +39,7 @@ type Provider struct {
 	migrations  []Migration
 	log         *zap.Logger
 
-	stopped  atomic.Bool
-	stopOnce sync.Once
+	state provider.Stopping
 }
 
 // New returns a Provider for the named instance ("" for the default). The
@@ -137,7 +135,7 @@ func (p *Provider) Start(ctx context.Context) error {
 }
 
 func (p *Provider) start(ctx context.Context, extra []Migration) error {
-	ctx, cancel := beforeDeadline(ctx)
+	ctx, cancel := provider.BeforeDeadline(ctx)
 	defer cancel()
 	if err := p.ping(ctx); err != nil {
 		p.log.Warn("postgres unreachable at start", zap.String("addr", p.addr), zap.Error(err))
@@ -160,7 +158,7 @@ func (p *Provider) start(ctx context.Context, extra []Migration) error {
 // Ready is the readiness check: SELECT 1 within ctx. After Stop it returns
 // [ErrStopped].
 func (p *Provider) Ready(ctx context.Context) error {
-	if p.stopped.Load() {
+	if p.state.Stopped() {
 		return ErrStopped
 	}
 	return p.ping(ctx)
@@ -172,17 +170,13 @@ func (p *Provider) ping(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		err = errors.Join(ctx.Err(), err)
-	}
-	return &ConnectError{Name: p.name, Addr: p.addr, Err: err}
+	return &ConnectError{Name: p.name, Addr: p.addr, Err: provider.JoinCtxErr(ctx, err)}
 }
 
 // Stop closes the pool if the provider owns it (waiting for connections in
 // use to be released). It is idempotent.
 func (p *Provider) Stop(ctx context.Context) error {
-	p.stopOnce.Do(func() {
-		p.stopped.Store(true)
+	p.state.Stop(func() {
 		if !p.owned {
 			return
 		}
@@ -200,27 +194,10 @@ func (p *Provider) Stop(ctx context.Context) error {
 
 // CheckName returns the readiness check's name: "postgres" for the default
 // instance, "postgres:<name>" otherwise.
-func CheckName(name string) string {
-	if name == "" {
-		return "postgres"
-	}
-	return "postgres:" + name
-}
+func CheckName(name string) string { return provider.CheckName("postgres", name) }
 
 // HealthCheck returns the readiness check for the health module, critical
 // unless [WithNonCriticalCheck] was given.
 func (p *Provider) HealthCheck() grelhealth.Check {
 	return grelhealth.Check{Name: CheckName(p.name), Func: p.Ready, NonCritical: p.nonCritical}
-}
-
-// beforeDeadline returns a ctx that ends a little before ctx's deadline, so
-// that Start reports its own error (naming the server) before Fx gives up
-// on the hook.
-func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	margin := min(time.Until(dl)/10, 250*time.Millisecond)
-	return context.WithDeadline(ctx, dl.Add(-margin))
 }

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/fx"
 
+	"github.com/grelmicro/grelmicro-go/internal/provider"
+	"github.com/grelmicro/grelmicro-go/internal/sqlstore"
 	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
 )
 
@@ -225,47 +226,6 @@ func (b *RateLimitBackend) Sweep(ctx context.Context) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// sweeper runs Sweep every interval until stopped.
-type sweeper struct {
-	stop chan struct{}
-	done sync.WaitGroup
-}
-
-func startSweeper(b *RateLimitBackend, interval time.Duration) *sweeper {
-	s := &sweeper{stop: make(chan struct{})}
-	s.done.Go(func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), interval)
-				_, _ = b.Sweep(ctx) // a failed sweep is retried at the next tick
-				cancel()
-			}
-		}
-	})
-	return s
-}
-
-func (s *sweeper) close() {
-	close(s.stop)
-	s.done.Wait()
-}
-
-type rateLimitBackendsParams struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Instances []Instance `group:"grel.postgres.instances"`
-}
-
-type rateLimitBackendsResult struct {
-	fx.Out
-	Backends []grelratelimit.NamedBackend `group:"grel.ratelimit.backends,flatten"`
-}
-
 // RateLimitBackends offers a grelratelimit.Backend on every PostgreSQL pool
 // of the app (each [Instance] in [InstancesGroup]) to grelratelimit.Module,
 // under the pool's instance name; contributes [RateLimitMigration] so the
@@ -273,22 +233,10 @@ type rateLimitBackendsResult struct {
 // [RateLimitSweepInterval] while the app runs.
 var RateLimitBackends = fx.Options(
 	Migrations(RateLimitMigration),
-	fx.Provide(func(p rateLimitBackendsParams) rateLimitBackendsResult {
-		out := make([]grelratelimit.NamedBackend, 0, len(p.Instances))
-		for _, in := range p.Instances {
+	provider.Backends(InstancesGroup, grelratelimit.BackendGroup, "grelpostgres",
+		func(lc fx.Lifecycle, in Instance) (string, grelratelimit.Backend) {
 			b := NewRateLimitBackend(in.Pool, in.Schema)
-			var s *sweeper
-			p.Lifecycle.Append(fx.Hook{
-				OnStart: func(context.Context) error { s = startSweeper(b, RateLimitSweepInterval); return nil },
-				OnStop: func(context.Context) error {
-					if s != nil {
-						s.close()
-					}
-					return nil
-				},
-			})
-			out = append(out, grelratelimit.NamedBackend{Name: in.Name, Provider: "grelpostgres", Backend: b})
-		}
-		return rateLimitBackendsResult{Backends: out}
-	}),
+			lc.Append(sqlstore.SweepHook(b.Sweep, RateLimitSweepInterval, nil))
+			return in.Name, b
+		}),
 )
