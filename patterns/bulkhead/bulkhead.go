@@ -4,12 +4,12 @@ import (
 	"container/list"
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
 )
 
 // Kind is the config kind of bulkheads: GREL_BULKHEAD_{NAME}_{FIELD}.
@@ -28,18 +28,12 @@ type Config struct {
 	MaxWait time.Duration
 }
 
-var (
-	getMaxConcurrent = func(c *Config) *int { return &c.MaxConcurrent }
-	getMaxWaiting    = func(c *Config) *int { return &c.MaxWaiting }
-	getMaxWait       = func(c *Config) *time.Duration { return &c.MaxWait }
-)
-
 var spec = grelconfig.NewSpec[Config](Kind)
 
 var (
-	maxConcurrentField = spec.Int("MAX_CONCURRENT", getMaxConcurrent, 10, grelconfig.Positive[int]()).Doc("calls running at the same time")
-	maxWaitingField    = spec.Int("MAX_WAITING", getMaxWaiting, 0, grelconfig.NonNegative[int]()).Doc("calls waiting for a slot; 0 refuses at once")
-	maxWaitField       = spec.Duration("MAX_WAIT", getMaxWait, 0, grelconfig.NonNegative[time.Duration]()).Doc("bound of a wait; 0 for the context's")
+	maxConcurrentField = spec.Int("MAX_CONCURRENT", func(c *Config) *int { return &c.MaxConcurrent }, 10, grelconfig.Positive[int]()).Doc("calls running at the same time")
+	maxWaitingField    = spec.Int("MAX_WAITING", func(c *Config) *int { return &c.MaxWaiting }, 0, grelconfig.NonNegative[int]()).Doc("calls waiting for a slot; 0 refuses at once")
+	maxWaitField       = spec.Duration("MAX_WAIT", func(c *Config) *time.Duration { return &c.MaxWait }, 0, grelconfig.NonNegative[time.Duration]()).Doc("bound of a wait; 0 for the context's")
 )
 
 // DefaultConfig returns the documented defaults.
@@ -97,46 +91,32 @@ var _ grelconfig.Reloadable = (*Bulkhead)(nil)
 type Option func(*options)
 
 type options struct {
-	settings []grelconfig.Setting[Config]
-	applies  []func(*Config)
+	settings []grelconfig.Setting[Config] // resolved by New, applied on top of NewFromConfig's Config
 	registry *grelconfig.Registry
 }
 
-func setting[T any](f *grelconfig.Field[Config, T], get func(*Config) *T, v T) Option {
+// setting is the option of a config field.
+func setting[T any](f *grelconfig.Field[Config, T], v T) Option {
 	s := f.Set(v)
-	return func(o *options) {
-		o.settings = append(o.settings, s)
-		o.applies = append(o.applies, func(c *Config) { *get(c) = v })
-	}
+	return func(o *options) { o.settings = append(o.settings, s) }
 }
 
 // WithMaxConcurrent sets the calls that run at the same time.
-func WithMaxConcurrent(n int) Option { return setting(maxConcurrentField, getMaxConcurrent, n) }
+func WithMaxConcurrent(n int) Option { return setting(maxConcurrentField, n) }
 
 // WithMaxWaiting sets the calls that may wait for a slot.
-func WithMaxWaiting(n int) Option { return setting(maxWaitingField, getMaxWaiting, n) }
+func WithMaxWaiting(n int) Option { return setting(maxWaitingField, n) }
 
 // WithMaxWait bounds the wait for a slot.
-func WithMaxWait(d time.Duration) Option { return setting(maxWaitField, getMaxWait, d) }
+func WithMaxWait(d time.Duration) Option { return setting(maxWaitField, d) }
 
 // WithRegistry sets where the config is read from and recorded.
 func WithRegistry(r *grelconfig.Registry) Option { return func(o *options) { o.registry = r } }
 
-func collect(opts []Option) *options {
-	o := &options{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o
-}
+func collect(opts []Option) *options { return instance.Collect(&options{}, opts) }
 
 func newError(name string, err error) error {
-	if name == "" {
-		return fmt.Errorf("grelbulkhead: %w", err)
-	}
-	return fmt.Errorf("grelbulkhead: bulkhead %q: %w", name, err)
+	return instance.Error("grelbulkhead", "bulkhead", name, err)
 }
 
 // New returns a bulkhead named name, its config resolved from options, then
@@ -157,13 +137,8 @@ func New(name string, opts ...Option) (*Bulkhead, error) {
 // environment.
 func NewFromConfig(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	o := collect(opts)
-	if _, err := grelconfig.NormalizeName(name); err != nil {
-		return nil, newError(name, err)
-	}
-	for _, apply := range o.applies {
-		apply(&cfg)
-	}
-	if err := spec.Validate(cfg); err != nil {
+	cfg, err := instance.FromConfig(spec, name, cfg, o.settings, nil)
+	if err != nil {
 		return nil, newError(name, err)
 	}
 	b := &Bulkhead{name: name}

@@ -1,10 +1,10 @@
 package grelbulkhead
 
 import (
-	"context"
 	"errors"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/fxinstance"
 	"go.uber.org/fx"
 )
 
@@ -18,6 +18,8 @@ type Params struct {
 	Registry  *grelconfig.Registry `optional:"true"`
 }
 
+var appOptions = fxinstance.Options[Option]{Registry: WithRegistry}
+
 // Named provides a *Bulkhead tagged [Tag](name), tuned by
 // GREL_BULKHEAD_{NAME}_*, registered for reloads while the app runs.
 func Named(name string, opts ...Option) fx.Option {
@@ -25,26 +27,11 @@ func Named(name string, opts ...Option) fx.Option {
 		return fx.Error(errors.New("grelbulkhead: Named needs a name"))
 	}
 	return fx.Provide(fx.Annotate(func(p Params) (*Bulkhead, error) {
-		all := opts
-		if p.Registry != nil {
-			all = append([]Option{WithRegistry(p.Registry)}, opts...)
-		}
-		b, err := New(name, all...)
+		b, err := New(name, appOptions.Prepend(fxinstance.App{Registry: p.Registry}, opts)...)
 		if err != nil {
 			return nil, err
 		}
-		if p.Registry != nil {
-			var unregister func()
-			p.Lifecycle.Append(fx.Hook{
-				OnStart: func(context.Context) error { unregister = p.Registry.Register(b); return nil },
-				OnStop: func(context.Context) error {
-					if unregister != nil {
-						unregister()
-					}
-					return nil
-				},
-			})
-		}
+		fxinstance.Register(p.Lifecycle, p.Registry, b, nil, nil)
 		return b, nil
 	}, fx.ResultTags(Tag(name))))
 }

@@ -3,11 +3,11 @@ package greltimeout
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
 )
 
 // Kind is the config kind of timeouts: GREL_TIMEOUT_{NAME}_DURATION and
@@ -20,11 +20,9 @@ type Config struct {
 	Duration time.Duration
 }
 
-var getDuration = func(c *Config) *time.Duration { return &c.Duration }
-
 var spec = grelconfig.NewSpec[Config](Kind)
 
-var durationField = spec.Duration("DURATION", getDuration, 10*time.Second, grelconfig.Positive[time.Duration]()).
+var durationField = spec.Duration("DURATION", func(c *Config) *time.Duration { return &c.Duration }, 10*time.Second, grelconfig.Positive[time.Duration]()).
 	Doc("bound of each call")
 
 // DefaultConfig returns the documented defaults.
@@ -82,38 +80,23 @@ var _ grelconfig.Reloadable = (*Timeout)(nil)
 type Option func(*options)
 
 type options struct {
-	settings []grelconfig.Setting[Config]
-	applies  []func(*Config)
+	settings []grelconfig.Setting[Config] // resolved by New, applied on top of NewFromConfig's Config
 	registry *grelconfig.Registry
 }
 
 // WithDuration sets the bound of each call.
 func WithDuration(d time.Duration) Option {
 	s := durationField.Set(d)
-	return func(o *options) {
-		o.settings = append(o.settings, s)
-		o.applies = append(o.applies, func(c *Config) { c.Duration = d })
-	}
+	return func(o *options) { o.settings = append(o.settings, s) }
 }
 
 // WithRegistry sets where the config is read from and recorded.
 func WithRegistry(r *grelconfig.Registry) Option { return func(o *options) { o.registry = r } }
 
-func collect(opts []Option) *options {
-	o := &options{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o
-}
+func collect(opts []Option) *options { return instance.Collect(&options{}, opts) }
 
 func newError(name string, err error) error {
-	if name == "" {
-		return fmt.Errorf("greltimeout: %w", err)
-	}
-	return fmt.Errorf("greltimeout: timeout %q: %w", name, err)
+	return instance.Error("greltimeout", "timeout", name, err)
 }
 
 // New returns a timeout named name, its config resolved from options, then
@@ -133,13 +116,8 @@ func New(name string, opts ...Option) (*Timeout, error) {
 // environment.
 func NewFromConfig(name string, cfg Config, opts ...Option) (*Timeout, error) {
 	o := collect(opts)
-	if _, err := grelconfig.NormalizeName(name); err != nil {
-		return nil, newError(name, err)
-	}
-	for _, apply := range o.applies {
-		apply(&cfg)
-	}
-	if err := spec.Validate(cfg); err != nil {
+	cfg, err := instance.FromConfig(spec, name, cfg, o.settings, nil)
+	if err != nil {
 		return nil, newError(name, err)
 	}
 	return build(name, cfg), nil
