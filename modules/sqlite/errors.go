@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"modernc.org/sqlite"
+
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 var (
@@ -29,11 +31,7 @@ type OpenError struct {
 }
 
 func (e *OpenError) Error() string {
-	inst := ""
-	if e.Name != "" {
-		inst = " (instance " + e.Name + ")"
-	}
-	return "grelsqlite: cannot open " + e.Path + inst + ": " + e.Err.Error()
+	return provider.Unreachable("grelsqlite", "cannot open", e.Path, e.Name, e.Err)
 }
 
 // Unwrap returns the cause.

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellock "github.com/grelmicro/grelmicro-go/patterns/lock"
 )
 
@@ -233,27 +234,14 @@ func (b *LockBackend) Get(ctx context.Context, name string) (grellock.Record, er
 	return rec, nil
 }
 
-type lockBackendsParams struct {
-	fx.In
-	Instances []Instance `group:"grel.sqlite.instances"`
-}
-
-type lockBackendsResult struct {
-	fx.Out
-	Backends []grellock.NamedBackend `group:"grel.lock.backends,flatten"`
-}
-
 // LockBackends offers a grellock.Backend on every SQLite database of the app
 // (each [Instance] in [InstancesGroup]) to grellock.Module, under the
 // database's instance name, and contributes [LockMigration] so the provider
 // creates the table at start.
 var LockBackends = fx.Options(
 	Migrations(LockMigration),
-	fx.Provide(func(p lockBackendsParams) lockBackendsResult {
-		out := make([]grellock.NamedBackend, 0, len(p.Instances))
-		for _, in := range p.Instances {
-			out = append(out, grellock.NamedBackend{Name: in.Name, Provider: "grelsqlite", Backend: NewLockBackend(in.DB, "")})
-		}
-		return lockBackendsResult{Backends: out}
-	}),
+	provider.Backends(InstancesGroup, grellock.BackendGroup, "grelsqlite",
+		func(_ fx.Lifecycle, in Instance) (string, grellock.Backend) {
+			return in.Name, NewLockBackend(in.DB, "")
+		}),
 )

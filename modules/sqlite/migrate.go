@@ -1,14 +1,13 @@
 package grelsqlite
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
+
+	"github.com/grelmicro/grelmicro-go/internal/sqlstore"
 )
 
 // MigrationsGroup is the Fx value group of [Migration] values that adapters
@@ -18,10 +17,10 @@ const MigrationsGroup = "grel.sqlite.migrations"
 
 // SchemaPlaceholder in a migration's SQL is replaced by the quoted schema
 // name ("main" unless the database is attached under another name).
-const SchemaPlaceholder = "{{schema}}"
+const SchemaPlaceholder = sqlstore.SchemaPlaceholder
 
 // MigrationsTable records applied migrations.
-const MigrationsTable = "grel_migrations"
+const MigrationsTable = sqlstore.MigrationsTable
 
 // DefaultSchema is SQLite's name for the main database.
 const DefaultSchema = "main"
@@ -55,7 +54,7 @@ func Migrate(ctx context.Context, db *DB, schema string, ms ...Migration) error 
 	if schema == "" {
 		schema = DefaultSchema
 	}
-	ms, err := normalizeMigrations(ms)
+	ms, err := sqlstore.Normalize(ms)
 	if err != nil {
 		return &MigrationError{Err: err}
 	}
@@ -66,7 +65,7 @@ func Migrate(ctx context.Context, db *DB, schema string, ms ...Migration) error 
 	var failed string
 	err = db.Write(ctx, func(tx *sql.Tx) error {
 		failed = ""
-		if _, err := tx.ExecContext(ctx, expand(MigrationsTableSQL, quoted)); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlstore.Expand(MigrationsTableSQL, quoted)); err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, "SELECT name FROM "+quoted+"."+MigrationsTable)
@@ -89,11 +88,11 @@ func Migrate(ctx context.Context, db *DB, schema string, ms ...Migration) error 
 			if slices.Contains(applied, m.Name) {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, expand(m.SQL, quoted)); err != nil {
+			if _, err := tx.ExecContext(ctx, sqlstore.Expand(m.SQL, quoted)); err != nil {
 				failed = m.Name
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO "+quoted+"."+MigrationsTable+" (name, checksum) VALUES (?, ?)", m.Name, checksum(m.SQL)); err != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO "+quoted+"."+MigrationsTable+" (name, checksum) VALUES (?, ?)", m.Name, sqlstore.Checksum(m.SQL)); err != nil {
 				failed = m.Name
 				return err
 			}
@@ -106,32 +105,4 @@ func Migrate(ctx context.Context, db *DB, schema string, ms ...Migration) error 
 	return nil
 }
 
-func normalizeMigrations(ms []Migration) ([]Migration, error) {
-	out := slices.Clone(ms)
-	slices.SortStableFunc(out, func(a, b Migration) int { return cmp.Compare(a.Name, b.Name) })
-	var uniq []Migration
-	for _, m := range out {
-		if m.Name == "" {
-			return nil, errors.New("a migration has no name")
-		}
-		if n := len(uniq); n > 0 && uniq[n-1].Name == m.Name {
-			if uniq[n-1].SQL != m.SQL {
-				return nil, errors.New("two migrations named " + m.Name + " have different SQL")
-			}
-			continue
-		}
-		uniq = append(uniq, m)
-	}
-	return uniq, nil
-}
-
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func expand(sql, quotedSchema string) string {
-	return strings.ReplaceAll(sql, SchemaPlaceholder, quotedSchema)
-}
-
-func checksum(sql string) string {
-	h := sha256.Sum256([]byte(sql))
-	return hex.EncodeToString(h[:])
-}

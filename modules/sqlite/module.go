@@ -2,15 +2,12 @@ package grelsqlite
 
 import (
 	"context"
-	"strconv"
-	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
-	"github.com/grelmicro/grelmicro-go/fxgrel"
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
-	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // InstancesGroup is the Fx value group of [Instance] values, one per
@@ -46,23 +43,19 @@ func Migrations(ms ...Migration) fx.Option {
 
 // Tag returns the Fx tag of the named instance: name:"<name>", or "" for
 // the default.
-func Tag(name string) string {
-	if name == "" {
-		return ""
-	}
-	return "name:" + strconv.Quote(name)
-}
+func Tag(name string) string { return provider.Tag(name) }
 
 type deps struct {
 	fx.In
-	Lifecycle  fx.Lifecycle
 	Registry   *grelconfig.Registry `optional:"true"`
 	Logger     *zap.Logger          `optional:"true"`
 	Migrations []Migration          `group:"grel.sqlite.migrations"`
 }
 
+type parts = provider.Parts[*Provider, *DB, Instance]
+
 func provide(name string, db *DB, opts []Option) fx.Option {
-	ctor := func(d deps) (*Provider, *DB, Instance, grelhealth.Check, error) {
+	return provider.Provide(name, InstancesGroup, func(d deps) (parts, error) {
 		all := append([]Option{WithRegistry(d.Registry), WithLogger(d.Logger)}, opts...)
 		var p *Provider
 		var err error
@@ -72,28 +65,12 @@ func provide(name string, db *DB, opts []Option) fx.Option {
 			p, err = New(name, all...)
 		}
 		if err != nil {
-			return nil, nil, Instance{}, grelhealth.Check{}, err
+			return parts{}, err
 		}
-		d.Lifecycle.Append(fx.Hook{
-			OnStart: func(ctx context.Context) error {
-				if err := p.start(ctx, d.Migrations); err != nil {
-					// Fx does not stop a hook whose start failed.
-					stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-					defer cancel()
-					_ = p.Stop(stopCtx)
-					return err
-				}
-				return nil
-			},
-			OnStop: p.Stop,
-		})
-		c, in, check := p.DB(), p.Instance(), p.HealthCheck()
-		return p, c, in, check, nil
-	}
-	tag := Tag(name)
-	return fx.Options(
-		fx.Provide(fx.Annotate(ctor, fx.ResultTags(tag, tag,
-			`group:"`+InstancesGroup+`"`, `group:"`+fxgrel.HealthChecksGroup+`"`))),
-		fx.Invoke(fx.Annotate(func(*Provider) {}, fx.ParamTags(tag))),
-	)
+		return parts{
+			Provider: p, Client: p.DB(), Instance: p.Instance(), Check: p.HealthCheck(),
+			Start: func(ctx context.Context) error { return p.start(ctx, d.Migrations) },
+			Stop:  p.Stop,
+		}, nil
+	})
 }

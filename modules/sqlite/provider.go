@@ -7,14 +7,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
 )
 
@@ -40,9 +39,8 @@ type Provider struct {
 	migrations  []Migration
 	log         *zap.Logger
 
-	stopped  atomic.Bool
-	stopOnce sync.Once
-	stopErr  error
+	state   provider.Stopping
+	stopErr error
 }
 
 // New returns a Provider for the named instance ("" for the default), its
@@ -170,7 +168,7 @@ func (p *Provider) start(ctx context.Context, extra []Migration) error {
 // Ready is the readiness check: SELECT 1 within ctx (retried while the
 // database is locked). After Stop it returns [ErrStopped].
 func (p *Provider) Ready(ctx context.Context) error {
-	if p.stopped.Load() {
+	if p.state.Stopped() {
 		return ErrStopped
 	}
 	err := p.db.retry(ctx, func() error {
@@ -185,8 +183,7 @@ func (p *Provider) Ready(ctx context.Context) error {
 
 // Stop closes the database if the provider owns it. It is idempotent.
 func (p *Provider) Stop(context.Context) error {
-	p.stopOnce.Do(func() {
-		p.stopped.Store(true)
+	p.state.Stop(func() {
 		if p.owned {
 			if err := p.db.Close(); err != nil {
 				p.stopErr = errors.New("grelsqlite: close: " + err.Error())
@@ -199,12 +196,7 @@ func (p *Provider) Stop(context.Context) error {
 
 // CheckName returns the readiness check's name: "sqlite" for the default
 // instance, "sqlite:<name>" otherwise.
-func CheckName(name string) string {
-	if name == "" {
-		return "sqlite"
-	}
-	return "sqlite:" + name
-}
+func CheckName(name string) string { return provider.CheckName("sqlite", name) }
 
 // HealthCheck returns the readiness check for the health module, critical
 // unless [WithNonCriticalCheck] was given.

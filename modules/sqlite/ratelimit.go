@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/grelmicro/grelmicro-go/internal/provider"
+	"github.com/grelmicro/grelmicro-go/internal/sqlstore"
 	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
 )
 
@@ -258,46 +260,6 @@ func RateLimitStatements() map[string]string {
 	}
 }
 
-type rateLimitSweeper struct {
-	stop chan struct{}
-	done sync.WaitGroup
-}
-
-func startRateLimitSweeper(b *RateLimitBackend, interval time.Duration) *rateLimitSweeper {
-	s := &rateLimitSweeper{stop: make(chan struct{})}
-	s.done.Go(func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), interval)
-				_, _ = b.Sweep(ctx) // a failed sweep is retried at the next tick
-				cancel()
-			}
-		}
-	})
-	return s
-}
-
-func (s *rateLimitSweeper) close() {
-	close(s.stop)
-	s.done.Wait()
-}
-
-type rateLimitBackendsParams struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Instances []Instance `group:"grel.sqlite.instances"`
-}
-
-type rateLimitBackendsResult struct {
-	fx.Out
-	Backends []grelratelimit.NamedBackend `group:"grel.ratelimit.backends,flatten"`
-}
-
 // RateLimitBackends offers a grelratelimit.Backend on every SQLite database
 // of the app (each [Instance] in [InstancesGroup]) to grelratelimit.Module,
 // under the instance name; contributes [RateLimitMigration] so the provider
@@ -305,22 +267,10 @@ type rateLimitBackendsResult struct {
 // [RateLimitSweepInterval] while the app runs.
 var RateLimitBackends = fx.Options(
 	Migrations(RateLimitMigration),
-	fx.Provide(func(p rateLimitBackendsParams) rateLimitBackendsResult {
-		out := make([]grelratelimit.NamedBackend, 0, len(p.Instances))
-		for _, in := range p.Instances {
+	provider.Backends(InstancesGroup, grelratelimit.BackendGroup, "grelsqlite",
+		func(lc fx.Lifecycle, in Instance) (string, grelratelimit.Backend) {
 			b := NewRateLimitBackend(in.DB)
-			var s *rateLimitSweeper
-			p.Lifecycle.Append(fx.Hook{
-				OnStart: func(context.Context) error { s = startRateLimitSweeper(b, RateLimitSweepInterval); return nil },
-				OnStop: func(context.Context) error {
-					if s != nil {
-						s.close()
-					}
-					return b.Close()
-				},
-			})
-			out = append(out, grelratelimit.NamedBackend{Name: in.Name, Provider: "grelsqlite", Backend: b})
-		}
-		return rateLimitBackendsResult{Backends: out}
-	}),
+			lc.Append(sqlstore.SweepHook(b.Sweep, RateLimitSweepInterval, b.Close))
+			return in.Name, b
+		}),
 )
