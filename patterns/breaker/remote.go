@@ -57,11 +57,9 @@ func (b *Breaker) admitRemote(ctx context.Context, cfg *Config) (ticket, error) 
 			}
 		}
 	}
-	sctx, cancel := context.WithTimeout(ctx, cfg.StoreTimeout)
-	sctx, span := b.span(sctx, "allow")
-	a, err := b.remote.Allow(sctx, b.key, cfg)
-	endSpan(span, err)
-	cancel()
+	a, err := onStore(ctx, b, cfg, "allow", func(ctx context.Context) (Admission, error) {
+		return b.remote.Allow(ctx, b.key, cfg)
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ticket{}, ctx.Err()
@@ -99,11 +97,9 @@ func (b *Breaker) recordRemote(ctx context.Context, cfg *Config, t ticket, o Out
 	if o == OutcomeIgnored && t.state == StateClosed {
 		return // changes nothing in the store
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.StoreTimeout)
-	sctx, span := b.span(sctx, "record")
-	snap, err := b.remote.Record(sctx, b.key, cfg, Record{Generation: t.gen, Outcome: o, Slow: slow})
-	endSpan(span, err)
-	cancel()
+	snap, err := onStore(context.WithoutCancel(ctx), b, cfg, "record", func(ctx context.Context) (Snapshot, error) {
+		return b.remote.Record(ctx, b.key, cfg, Record{Generation: t.gen, Outcome: o, Slow: slow})
+	})
 	if err != nil {
 		b.storeFailed(cfg, "record", err)
 		return
@@ -117,11 +113,9 @@ func (b *Breaker) setRemote(ctx context.Context, cfg *Config, to State) error {
 		return err
 	}
 	lm := b.local.set(cfg, to, b)
-	sctx, cancel := context.WithTimeout(ctx, cfg.StoreTimeout)
-	sctx, span := b.span(sctx, "set")
-	snap, err := b.remote.Set(sctx, b.key, cfg, to)
-	endSpan(span, err)
-	cancel()
+	snap, err := onStore(ctx, b, cfg, "set", func(ctx context.Context) (Snapshot, error) {
+		return b.remote.Set(ctx, b.key, cfg, to)
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -138,11 +132,7 @@ func (b *Breaker) setRemote(ctx context.Context, cfg *Config, to State) error {
 }
 
 func (b *Breaker) startRemote(ctx context.Context, cfg *Config) Snapshot {
-	sctx, cancel := context.WithTimeout(ctx, cfg.StoreTimeout)
-	sctx, span := b.span(sctx, "load")
-	snap, err := b.remote.Load(sctx, b.key, cfg)
-	endSpan(span, err)
-	cancel()
+	snap, err := b.load(ctx, cfg)
 	if err != nil {
 		b.storeFailed(cfg, "load", err)
 		return b.local.snapshot(cfg)
@@ -160,11 +150,7 @@ func (b *Breaker) Refresh(ctx context.Context) error {
 		return nil
 	}
 	cfg := b.cfg.Load()
-	sctx, cancel := context.WithTimeout(ctx, cfg.StoreTimeout)
-	sctx, span := b.span(sctx, "load")
-	snap, err := b.remote.Load(sctx, b.key, cfg)
-	endSpan(span, err)
-	cancel()
+	snap, err := b.load(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -243,6 +229,24 @@ func (b *Breaker) storeOK(ctx context.Context, cfg *Config, snap Snapshot) {
 	if localState != snap.State {
 		b.emit(ctx, Transition{From: localState, To: snap.State, Counts: snap.Counts}, nil, false, false)
 	}
+}
+
+// onStore runs one operation on the shared store, bounded by StoreTimeout
+// and traced as the span grel.breaker.<name>.
+func onStore[T any](ctx context.Context, b *Breaker, cfg *Config, name string, op func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.StoreTimeout)
+	defer cancel()
+	ctx, span := b.span(ctx, name)
+	v, err := op(ctx)
+	endSpan(span, err)
+	return v, err
+}
+
+// load reads the key's shared state (one round trip).
+func (b *Breaker) load(ctx context.Context, cfg *Config) (Snapshot, error) {
+	return onStore(ctx, b, cfg, "load", func(ctx context.Context) (Snapshot, error) {
+		return b.remote.Load(ctx, b.key, cfg)
+	})
 }
 
 func (b *Breaker) span(ctx context.Context, op string) (context.Context, trace.Span) {
