@@ -3,7 +3,8 @@
 #   make test          servers up (scripts/testenv start), go vet, gofmt check,
 #                      go test -race ./..., fuzz smoke run, bench/ go vet
 #   make bench         servers up, the side-by-side benchmarks in bench/
-#                      (output also in bench/last-run.txt)
+#                      (output in bench/last-run.txt, ours/theirs ratios in
+#                      bench/last-ratios.md)
 #   make lint          golangci-lint (pinned, installed into ./bin)
 #   make cover         coverage over ./... with the servers (coverage.out)
 #   make fuzz          every fuzz target for FUZZTIME (default 5s) each
@@ -52,6 +53,10 @@ test:
 
 # The steps of make test, in order; they expect the servers to be up.
 TEST_STEPS ?= vet fmt-check test-go fuzz bench-vet
+
+# make bench BENCH=Breaker BENCH_FLAGS='-cpu 1,8' narrows or widens the run.
+BENCH ?= .
+BENCH_FLAGS ?=
 test-steps: $(TEST_STEPS)
 
 vet:
@@ -73,7 +78,8 @@ bench-vet:
 
 bench:
 	@$(TESTENV) start
-	@$(LOAD_ENV); cd bench && $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./... | tee last-run.txt
+	@$(LOAD_ENV); cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 1 $(BENCH_FLAGS) -timeout 60m ./... | tee last-run.txt
+	@cd bench && $(GO) run ./cmd/benchratio < last-run.txt | tee last-ratios.md
 
 $(GOLANGCI):
 	@mkdir -p bin

@@ -33,8 +33,10 @@
 //
 // # Non-guarantees
 //
-//   - GREL_CONFIG_DIR and GREL_CONFIG_WATCH_INTERVAL are read once, from the
-//     base source; a change of either needs a restart.
+//   - GREL_CONFIG_DIR is read once, from the base source;
+//     GREL_CONFIG_WATCH_INTERVAL is read once, from the directory if it holds
+//     the variable, else from the base source. A change of either needs a
+//     restart.
 //   - The process environment is read when a value is resolved; a change of
 //     it while the process runs is seen only by a later reload.
 package fxgrel
