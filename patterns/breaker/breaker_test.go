@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,14 +151,6 @@ func calls(do string, n int, st grelbreaker.State) []bstep {
 	return out
 }
 
-func seq(parts ...[]bstep) []bstep {
-	var out []bstep
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 var (
 	closed   = grelbreaker.StateClosed
 	open     = grelbreaker.StateOpen
@@ -176,33 +169,33 @@ func TestBreakerSteps(t *testing.T) {
 		{
 			name:   "trips after the threshold, refuses, half-opens, closes",
 			opts:   []grelbreaker.Option{grelbreaker.WithFailureThreshold(3), grelbreaker.WithOpenDuration(10 * time.Second)},
-			steps:  seq(calls("fail", 2, closed), calls("fail", 1, open), []bstep{refused(open), {do: "wait", wait: 10 * time.Second, state: halfOpen}}, calls("ok", 1, closed)),
+			steps:  slices.Concat(calls("fail", 2, closed), calls("fail", 1, open), []bstep{refused(open), {do: "wait", wait: 10 * time.Second, state: halfOpen}}, calls("ok", 1, closed)),
 			events: "start:closed closed>open open>half-open half-open>closed",
 		},
 		{
 			name: "caller cancellation is neutral, an inner timeout is a failure",
 			opts: []grelbreaker.Option{grelbreaker.WithFailureThreshold(2)},
-			steps: seq(calls("fail", 1, closed), calls("cancel", 3, closed), // the run of failures goes on
+			steps: slices.Concat(calls("fail", 1, closed), calls("cancel", 3, closed), // the run of failures goes on
 				calls("inner-timeout", 1, open)),
 			events: "start:closed closed>open",
 		},
 		{
 			name:   "a failed trial opens again",
 			opts:   []grelbreaker.Option{grelbreaker.WithFailureThreshold(1), grelbreaker.WithOpenDuration(time.Second)},
-			steps:  seq(calls("fail", 1, open), []bstep{{do: "wait", wait: time.Second, state: halfOpen}}, calls("fail", 1, open), []bstep{refused(open)}),
+			steps:  slices.Concat(calls("fail", 1, open), []bstep{{do: "wait", wait: time.Second, state: halfOpen}}, calls("fail", 1, open), []bstep{refused(open)}),
 			events: "start:closed closed>open open>half-open half-open>open",
 		},
 		{
 			name: "a cancelled trial frees its slot",
 			opts: []grelbreaker.Option{grelbreaker.WithFailureThreshold(1), grelbreaker.WithOpenDuration(time.Second)},
-			steps: seq(calls("fail", 1, open), []bstep{{do: "wait", wait: time.Second, state: halfOpen}},
+			steps: slices.Concat(calls("fail", 1, open), []bstep{{do: "wait", wait: time.Second, state: halfOpen}},
 				calls("cancel", 1, halfOpen), calls("ok", 1, closed)),
 			events: "start:closed closed>open open>half-open half-open>closed",
 		},
 		{
 			name: "manual open, force and close",
 			opts: []grelbreaker.Option{grelbreaker.WithOpenDuration(time.Second)},
-			steps: seq([]bstep{{do: "force", state: forced}, refused(forced), {do: "wait", wait: time.Hour, state: forced}, refused(forced),
+			steps: slices.Concat([]bstep{{do: "force", state: forced}, refused(forced), {do: "wait", wait: time.Hour, state: forced}, refused(forced),
 				{do: "close", state: closed}}, calls("ok", 1, closed),
 				[]bstep{{do: "open", state: open}, refused(open), {do: "wait", wait: time.Second, state: halfOpen}}, calls("ok", 1, closed)),
 			events: "start:closed closed>forced-open(manual) forced-open>closed(manual) closed>open(manual) open>half-open half-open>closed",
@@ -211,7 +204,7 @@ func TestBreakerSteps(t *testing.T) {
 			name: "the open duration grows and is capped",
 			opts: []grelbreaker.Option{grelbreaker.WithFailureThreshold(1), grelbreaker.WithOpenDuration(time.Second),
 				grelbreaker.WithOpenDurationFactor(3), grelbreaker.WithMaxOpenDuration(5 * time.Second)},
-			steps: seq(calls("fail", 1, open),
+			steps: slices.Concat(calls("fail", 1, open),
 				[]bstep{{do: "wait", wait: time.Second, state: halfOpen}}, calls("fail", 1, open),
 				[]bstep{{do: "wait", wait: 2999 * time.Millisecond, state: open}, {do: "wait", wait: time.Millisecond, state: halfOpen}}, calls("fail", 1, open),
 				[]bstep{{do: "wait", wait: 4999 * time.Millisecond, state: open}, {do: "wait", wait: time.Millisecond, state: halfOpen}}, calls("ok", 1, closed),
@@ -222,14 +215,14 @@ func TestBreakerSteps(t *testing.T) {
 			name: "slow calls trip a window",
 			opts: []grelbreaker.Option{grelbreaker.WithAlgorithm(grelbreaker.CountWindow), grelbreaker.WithWindowSize(4), grelbreaker.WithMinCalls(4),
 				grelbreaker.WithSlowCallDuration(time.Second), grelbreaker.WithSlowCallRate(50)},
-			steps:  seq(calls("ok", 2, closed), calls("slow-ok", 1, closed), calls("slow-ok", 1, open)),
+			steps:  slices.Concat(calls("ok", 2, closed), calls("slow-ok", 1, closed), calls("slow-ok", 1, open)),
 			events: "start:closed closed>open",
 		},
 		{
 			name: "time window",
 			opts: []grelbreaker.Option{grelbreaker.WithAlgorithm(grelbreaker.TimeWindow), grelbreaker.WithWindow(10 * time.Second),
 				grelbreaker.WithBuckets(10), grelbreaker.WithMinCalls(4), grelbreaker.WithFailureRate(50)},
-			steps: seq(calls("fail", 3, closed), []bstep{{do: "wait", wait: 11 * time.Second, state: closed}},
+			steps: slices.Concat(calls("fail", 3, closed), []bstep{{do: "wait", wait: 11 * time.Second, state: closed}},
 				calls("ok", 2, closed), calls("fail", 1, closed), calls("fail", 1, open)),
 			events: "start:closed closed>open",
 		},

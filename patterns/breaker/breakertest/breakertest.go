@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,14 +206,6 @@ func call(outcome op, st grelbreaker.State) []step {
 	return []step{{op: opAllow, admitted: true, state: st}, {op: outcome, state: st}}
 }
 
-func cat(parts ...[]step) []step {
-	var out []step
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 var (
 	closed   = grelbreaker.StateClosed
 	open     = grelbreaker.StateOpen
@@ -249,7 +242,7 @@ func remaining(lo, hi time.Duration) func(t *testing.T, s grelbreaker.Snapshot) 
 
 // tripConsecutive trips a 3-failure consecutive breaker.
 func tripConsecutive() []step {
-	return cat(call(opFailure, closed), call(opFailure, closed),
+	return slices.Concat(call(opFailure, closed), call(opFailure, closed),
 		[]step{{op: opAllow, admitted: true, state: closed}, {op: opFailure, state: open, changed: true}})
 }
 
@@ -278,7 +271,7 @@ func stepCases() []testCase {
 				t.Fatalf("fresh snapshot %+v", s)
 			}
 		}}),
-		steps("consecutive failures trip, with the counts from before", consec, cat(tripConsecutive(), []step{
+		steps("consecutive failures trip, with the counts from before", consec, slices.Concat(tripConsecutive(), []step{
 			{op: opLoad, state: open, check: remaining(0, 3*Unit)},
 			{op: opAllow, admitted: false, state: open, check: func(t *testing.T, s grelbreaker.Snapshot) {
 				if s.OpenRemaining <= 0 || s.OpenRemaining > 3*Unit {
@@ -292,19 +285,19 @@ func stepCases() []testCase {
 				}
 			}},
 		})...),
-		steps("a success ends the run of failures", consec, cat(
+		steps("a success ends the run of failures", consec, slices.Concat(
 			call(opFailure, closed), call(opFailure, closed), call(opSuccess, closed),
 			call(opFailure, closed), call(opFailure, closed),
 			[]step{{op: opLoad, state: closed, check: counts(func(c grelbreaker.Counts) bool {
 				return c.Successes == 1 && c.Failures == 4 && c.ConsecutiveFailures == 2
 			}, "1 success, 4 failures, a run of 2")}})...),
-		steps("an ignored outcome counts as neither", consec, cat(
+		steps("an ignored outcome counts as neither", consec, slices.Concat(
 			call(opFailure, closed), call(opFailure, closed), call(opIgnored, closed),
 			[]step{{op: opLoad, state: closed, check: counts(func(c grelbreaker.Counts) bool {
 				return c.Successes == 0 && c.Failures == 2 && c.ConsecutiveFailures == 2
 			}, "the ignored call in neither count")}},
 			[]step{{op: opAllow, admitted: true, state: closed}, {op: opFailure, state: open, changed: true}})...),
-		steps("open admits trials after the open duration; a success closes", consec, cat(tripConsecutive(), []step{
+		steps("open admits trials after the open duration; a success closes", consec, slices.Concat(tripConsecutive(), []step{
 			{op: opWait, wait: due, state: open, check: func(t *testing.T, s grelbreaker.Snapshot) {
 				if s.OpenRemaining != 0 {
 					t.Fatalf("due breaker reports remaining %v", s.OpenRemaining)
@@ -314,13 +307,13 @@ func stepCases() []testCase {
 			{op: opSuccess, state: closed, changed: true, check: lastCounts(func(c grelbreaker.Counts) bool { return c.HalfOpenSuccesses == 1 }, "1 trial success")},
 			{op: opAllow, admitted: true, state: closed},
 		})...),
-		steps("a failed trial opens again", consec, cat(tripConsecutive(), []step{
+		steps("a failed trial opens again", consec, slices.Concat(tripConsecutive(), []step{
 			{op: opWait, wait: due, state: open},
 			{op: opAllow, admitted: true, state: halfOpen, changed: true},
 			{op: opFailure, state: open, changed: true, check: remaining(0, 3*Unit)},
 			{op: opAllow, admitted: false, state: open},
 		})...),
-		steps("half-open caps trials in flight apart from the successes that close", halfCap, cat(tripConsecutive(), []step{
+		steps("half-open caps trials in flight apart from the successes that close", halfCap, slices.Concat(tripConsecutive(), []step{
 			{op: opWait, wait: due, state: open},
 			{op: opAllow, admitted: true, state: halfOpen, changed: true},
 			{op: opAllow, admitted: true, state: halfOpen},
@@ -331,7 +324,7 @@ func stepCases() []testCase {
 			{op: opSuccess, state: halfOpen},
 			{op: opSuccess, state: closed, changed: true},
 		})...),
-		steps("an ignored trial frees its slot", consec, cat(tripConsecutive(), []step{
+		steps("an ignored trial frees its slot", consec, slices.Concat(tripConsecutive(), []step{
 			{op: opWait, wait: due, state: open},
 			{op: opAllow, admitted: true, state: halfOpen, changed: true},
 			{op: opAllow, admitted: false, state: halfOpen},
@@ -339,7 +332,7 @@ func stepCases() []testCase {
 			{op: opAllow, admitted: true, state: halfOpen},
 			{op: opSuccess, state: closed, changed: true},
 		})...),
-		steps("outcomes of an older generation change nothing", consec, cat(
+		steps("outcomes of an older generation change nothing", consec, slices.Concat(
 			[]step{{op: opAllow, admitted: true, state: closed}},
 			tripConsecutive(), // every Allow so far was admitted in the closed generation, now stale
 			[]step{
@@ -350,14 +343,14 @@ func stepCases() []testCase {
 				{op: opStaleSuccess, state: halfOpen},
 				{op: opSuccess, state: closed, changed: true},
 			})...),
-		steps("count window trips on the rate once it holds MinCalls", count, cat(
+		steps("count window trips on the rate once it holds MinCalls", count, slices.Concat(
 			call(opSuccess, closed), call(opSuccess, closed), call(opFailure, closed),
 			[]step{{op: opLoad, state: closed, check: counts(func(c grelbreaker.Counts) bool {
 				return c.WindowCalls == 3 && c.WindowFailures == 1
 			}, "3 calls, 1 failure in the window")}},
 			[]step{{op: opAllow, admitted: true, state: closed}, {op: opFailure, state: open, changed: true,
 				check: lastCounts(func(c grelbreaker.Counts) bool { return c.WindowCalls == 4 && c.WindowFailures == 2 }, "2 of 4 failed")}})...),
-		steps("count window slides: old failures leave it", slide, cat(
+		steps("count window slides: old failures leave it", slide, slices.Concat(
 			call(opFailure, closed), call(opFailure, closed), call(opSuccess, closed), call(opSuccess, closed), // 2/4
 			call(opSuccess, closed), call(opSuccess, closed), // f f s s s s: window s s s s
 			call(opFailure, closed), call(opFailure, closed), // s s f f: 2/4
@@ -365,7 +358,7 @@ func stepCases() []testCase {
 				return c.WindowCalls == 4 && c.WindowFailures == 2
 			}, "the window holds the last 4 calls")}},
 			[]step{{op: opAllow, admitted: true, state: closed}, {op: opFailure, state: open, changed: true}})...), // s f f f: 3/4
-		steps("time window forgets calls older than the window", timed, cat(
+		steps("time window forgets calls older than the window", timed, slices.Concat(
 			call(opFailure, closed), call(opFailure, closed),
 			[]step{{op: opWait, wait: 5 * Unit, state: closed}},
 			call(opSuccess, closed), call(opSuccess, closed), call(opFailure, closed), // 1/3 in the window
@@ -373,14 +366,14 @@ func stepCases() []testCase {
 				return c.WindowCalls == 3 && c.WindowFailures == 1
 			}, "only the 3 recent calls in the window")}},
 			[]step{{op: opAllow, admitted: true, state: closed}, {op: opFailure, state: open, changed: true}})...), // 2/4
-		steps("time window trips on the rate", timed, cat(
+		steps("time window trips on the rate", timed, slices.Concat(
 			call(opFailure, closed), call(opSuccess, closed),
 			[]step{{op: opAllow, admitted: true, state: closed}, {op: opFailure, state: open, changed: true}})...),
-		steps("slow calls trip on their rate", slow, cat(
+		steps("slow calls trip on their rate", slow, slices.Concat(
 			call(opSuccess, closed), call(opSuccess, closed), call(opSlowSuccess, closed),
 			[]step{{op: opAllow, admitted: true, state: closed}, {op: opSlowSuccess, state: open, changed: true,
 				check: lastCounts(func(c grelbreaker.Counts) bool { return c.WindowSlow == 2 && c.WindowFailures == 0 }, "2 slow, 0 failed")}})...),
-		steps("the open duration grows on repeated trips, up to its cap", growing, cat(
+		steps("the open duration grows on repeated trips, up to its cap", growing, slices.Concat(
 			[]step{{op: opAllow, admitted: true, state: closed}, {op: opFailure, state: open, changed: true, check: remaining(0, 2*Unit)}},
 			[]step{{op: opWait, wait: 2*Unit + Unit/2, state: open}, {op: opAllow, admitted: true, state: halfOpen, changed: true},
 				{op: opFailure, state: open, changed: true, check: remaining(2*Unit, 4*Unit)}},
@@ -403,7 +396,7 @@ func stepCases() []testCase {
 			step{op: opAllow, admitted: true, state: halfOpen, changed: true},
 			step{op: opSetClosed, state: closed, changed: true},
 		),
-		steps("a new window shape keeps the state", count, cat(
+		steps("a new window shape keeps the state", count, slices.Concat(
 			call(opFailure, closed), call(opFailure, closed), call(opFailure, closed),
 			[]step{{op: opAllow, admitted: true, state: closed}, {op: opFailure, state: open, changed: true}},
 			[]step{{op: opConfig, state: open, cfg: config(grelbreaker.CountWindow, func(c *grelbreaker.Config) { c.WindowSize, c.MinCalls = 8, 2 })}},
