@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grelbreaker "github.com/grelmicro/grelmicro-go/patterns/breaker"
 )
 
@@ -403,29 +404,15 @@ func (b *BreakerBackend) Preload(ctx context.Context) error {
 	return breakerScript.Load(ctx, b.client).Err()
 }
 
-type breakerBackendsParams struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Instances []Instance `group:"grel.redis.instances"`
-}
-
-type breakerBackendsResult struct {
-	fx.Out
-	Backends []grelbreaker.NamedBackend `group:"grel.breaker.backends,flatten"`
-}
-
 // BreakerBackends offers a grelbreaker.Backend on every Redis client of the
 // app (each [Instance] in [InstancesGroup]) to grelbreaker.Module, under the
 // client's instance name. The script is preloaded on start, best effort.
-var BreakerBackends = fx.Provide(func(p breakerBackendsParams) breakerBackendsResult {
-	out := make([]grelbreaker.NamedBackend, 0, len(p.Instances))
-	for _, in := range p.Instances {
+var BreakerBackends = provider.Backends(InstancesGroup, grelbreaker.BackendGroup, "grelredis",
+	func(lc fx.Lifecycle, in Instance) (string, grelbreaker.Backend) {
 		b := NewBreakerBackend(in.Client)
-		p.Lifecycle.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+		lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
 			_ = b.Preload(ctx) // a miss costs one EVAL at the first operation
 			return nil
 		}})
-		out = append(out, grelbreaker.NamedBackend{Name: in.Name, Provider: "grelredis", Backend: b})
-	}
-	return breakerBackendsResult{Backends: out}
-})
+		return in.Name, b
+	})

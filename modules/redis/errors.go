@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 var (
@@ -54,11 +55,7 @@ type ConnectError struct {
 }
 
 func (e *ConnectError) Error() string {
-	inst := ""
-	if e.Name != "" {
-		inst = " (instance " + e.Name + ")"
-	}
-	return "grelredis: cannot reach " + e.Addr + inst + ": " + e.Err.Error()
+	return provider.Unreachable("grelredis", "cannot reach", e.Addr, e.Name, e.Err)
 }
 
 // Unwrap returns the cause.

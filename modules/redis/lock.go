@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellock "github.com/grelmicro/grelmicro-go/patterns/lock"
 )
 
@@ -244,23 +245,10 @@ func toInt(v any) int64 {
 	return 0
 }
 
-type lockBackendsParams struct {
-	fx.In
-	Instances []Instance `group:"grel.redis.instances"`
-}
-
-type lockBackendsResult struct {
-	fx.Out
-	Backends []grellock.NamedBackend `group:"grel.lock.backends,flatten"`
-}
-
 // LockBackends offers a grellock.Backend on every Redis client of the app
 // (each [Instance] in [InstancesGroup]) to grellock.Module, under the
 // client's instance name.
-var LockBackends = fx.Provide(func(p lockBackendsParams) lockBackendsResult {
-	out := make([]grellock.NamedBackend, 0, len(p.Instances))
-	for _, in := range p.Instances {
-		out = append(out, grellock.NamedBackend{Name: in.Name, Provider: "grelredis", Backend: NewLockBackend(in.Client)})
-	}
-	return lockBackendsResult{Backends: out}
-})
+var LockBackends = provider.Backends(InstancesGroup, grellock.BackendGroup, "grelredis",
+	func(_ fx.Lifecycle, in Instance) (string, grellock.Backend) {
+		return in.Name, NewLockBackend(in.Client)
+	})

@@ -2,16 +2,14 @@ package grelredis
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
-	"github.com/grelmicro/grelmicro-go/fxgrel"
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
-	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // InstancesGroup is the Fx value group of [Instance] values, one per client,
@@ -38,23 +36,19 @@ func FromClient(name string, client redis.UniversalClient, opts ...Option) fx.Op
 
 // Tag returns the Fx tag of the named instance: name:"<name>", or "" for
 // the default.
-func Tag(name string) string {
-	if name == "" {
-		return ""
-	}
-	return "name:" + strconv.Quote(name)
-}
+func Tag(name string) string { return provider.Tag(name) }
 
 type deps struct {
 	fx.In
-	Lifecycle      fx.Lifecycle
 	Registry       *grelconfig.Registry `optional:"true"`
 	Logger         *zap.Logger          `optional:"true"`
 	TracerProvider trace.TracerProvider `optional:"true"`
 }
 
+type parts = provider.Parts[*Provider, redis.UniversalClient, Instance]
+
 func provide(name string, client redis.UniversalClient, opts []Option) fx.Option {
-	ctor := func(d deps) (*Provider, redis.UniversalClient, Instance, grelhealth.Check, error) {
+	return provider.Provide(name, InstancesGroup, func(d deps) (parts, error) {
 		all := append([]Option{WithRegistry(d.Registry), WithLogger(d.Logger), WithTracerProvider(d.TracerProvider)}, opts...)
 		var p *Provider
 		var err error
@@ -64,29 +58,15 @@ func provide(name string, client redis.UniversalClient, opts []Option) fx.Option
 			p, err = New(name, all...)
 		}
 		if err != nil {
-			return nil, nil, Instance{}, grelhealth.Check{}, err
+			return parts{}, err
 		}
-		d.Lifecycle.Append(fx.Hook{
-			OnStart: func(ctx context.Context) error {
-				if err := p.Start(ctx); err != nil {
-					// Fx does not stop a hook whose start failed: release
-					// the client here.
-					_ = p.Stop(ctx)
-					return err
-				}
-				return nil
-			},
-			OnStop: p.Stop,
-		})
-		c, in, check := p.Client(), p.Instance(), p.HealthCheck()
-		return p, c, in, check, nil
-	}
-	tag := Tag(name)
-	return fx.Options(
-		fx.Provide(fx.Annotate(ctor, fx.ResultTags(tag, tag,
-			`group:"`+InstancesGroup+`"`, `group:"`+fxgrel.HealthChecksGroup+`"`))),
-		// The provider starts (pings) even when nothing else asks for it, so
-		// a misconfigured server fails the app at start.
-		fx.Invoke(fx.Annotate(func(*Provider) {}, fx.ParamTags(tag))),
-	)
+		return parts{
+			Provider: p, Client: p.Client(), Instance: p.Instance(), Check: p.HealthCheck(),
+			Start: p.Start, Stop: p.Stop,
+			// Within what is left of the start ctx: the client is closed at
+			// once, and a PING still in flight is not waited for past the
+			// start's deadline.
+			Abort: func(ctx context.Context) { _ = p.Stop(ctx) },
+		}, nil
+	})
 }

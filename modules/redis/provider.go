@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
@@ -14,6 +12,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
 	greltrace "github.com/grelmicro/grelmicro-go/tracing"
 )
@@ -39,10 +38,9 @@ type Provider struct {
 	nonCritical bool
 	log         *zap.Logger
 
-	stopped  atomic.Bool
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-	stopErr  error
+	state   provider.Stopping
+	wg      sync.WaitGroup
+	stopErr error
 }
 
 // URLVariable returns the vendor variable that holds the URL of the named
@@ -173,7 +171,7 @@ func (p *Provider) Instance() Instance { return Instance{Name: p.name, Client: p
 // not answer fails Start with a [*ConnectError] by ctx's deadline at the
 // latest.
 func (p *Provider) Start(ctx context.Context) error {
-	ctx, cancel := beforeDeadline(ctx)
+	ctx, cancel := provider.BeforeDeadline(ctx)
 	defer cancel()
 	if err := p.ping(ctx); err != nil {
 		p.log.Warn("redis unreachable at start", zap.String("addr", p.addr), zap.Error(err))
@@ -186,7 +184,7 @@ func (p *Provider) Start(ctx context.Context) error {
 // Ready is the readiness check: PING within ctx. After Stop it returns
 // [ErrStopped].
 func (p *Provider) Ready(ctx context.Context) error {
-	if p.stopped.Load() {
+	if p.state.Stopped() {
 		return ErrStopped
 	}
 	return p.ping(ctx)
@@ -210,17 +208,13 @@ func (p *Provider) ping(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		err = errors.Join(ctx.Err(), err)
-	}
-	return &ConnectError{Name: p.name, Addr: p.addr, Err: err}
+	return &ConnectError{Name: p.name, Addr: p.addr, Err: provider.JoinCtxErr(ctx, err)}
 }
 
 // Stop closes the client if the provider owns it, after waiting (within
 // ctx) for a PING still in flight. It is idempotent.
 func (p *Provider) Stop(ctx context.Context) error {
-	p.stopOnce.Do(func() {
-		p.stopped.Store(true)
+	p.state.Stop(func() {
 		if p.owned {
 			p.stopErr = p.client.Close()
 		}
@@ -243,27 +237,10 @@ func (p *Provider) Stop(ctx context.Context) error {
 
 // CheckName returns the readiness check's name: "redis" for the default
 // instance, "redis:<name>" otherwise.
-func CheckName(name string) string {
-	if name == "" {
-		return "redis"
-	}
-	return "redis:" + name
-}
+func CheckName(name string) string { return provider.CheckName("redis", name) }
 
 // HealthCheck returns the readiness check for the health module, critical
 // unless [WithNonCriticalCheck] was given.
 func (p *Provider) HealthCheck() grelhealth.Check {
 	return grelhealth.Check{Name: CheckName(p.name), Func: p.Ready, NonCritical: p.nonCritical}
-}
-
-// beforeDeadline returns a ctx that ends a little before ctx's deadline, so
-// that Start reports its own error (naming the address) before Fx gives up
-// on the hook with a bare "context deadline exceeded".
-func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	margin := min(time.Until(dl)/10, 250*time.Millisecond)
-	return context.WithDeadline(ctx, dl.Add(-margin))
 }

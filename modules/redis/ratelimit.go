@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
 )
 
@@ -198,30 +199,16 @@ func (b *RateLimitBackend) Preload(ctx context.Context) error {
 	return rateLimitScript.Load(ctx, b.client).Err()
 }
 
-type rateLimitBackendsParams struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Instances []Instance `group:"grel.redis.instances"`
-}
-
-type rateLimitBackendsResult struct {
-	fx.Out
-	Backends []grelratelimit.NamedBackend `group:"grel.ratelimit.backends,flatten"`
-}
-
 // RateLimitBackends offers a grelratelimit.Backend on every Redis client of
 // the app (each [Instance] in [InstancesGroup]) to grelratelimit.Module,
 // under the client's instance name. The script is preloaded on start, best
 // effort.
-var RateLimitBackends = fx.Provide(func(p rateLimitBackendsParams) rateLimitBackendsResult {
-	out := make([]grelratelimit.NamedBackend, 0, len(p.Instances))
-	for _, in := range p.Instances {
+var RateLimitBackends = provider.Backends(InstancesGroup, grelratelimit.BackendGroup, "grelredis",
+	func(lc fx.Lifecycle, in Instance) (string, grelratelimit.Backend) {
 		b := NewRateLimitBackend(in.Client)
-		p.Lifecycle.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+		lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
 			_ = b.Preload(ctx) // a miss costs one EVAL at the first decision
 			return nil
 		}})
-		out = append(out, grelratelimit.NamedBackend{Name: in.Name, Provider: "grelredis", Backend: b})
-	}
-	return rateLimitBackendsResult{Backends: out}
-})
+		return in.Name, b
+	})

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // Mode is the kind of deployment a Redis URL addresses.
@@ -295,49 +296,14 @@ func cleanReason(err error) string {
 	return "not a valid Redis URL: " + formsHint
 }
 
-// secretParams are query parameters whose values are redacted.
-var secretParams = []string{"password", "sentinel_password"}
-
 // RedactURL returns rawURL with its password and any password query
 // parameter replaced by "xxxxx", for logs and error messages. When the
 // user info cannot be told apart with certainty (an unencoded '/' or '@' in
 // a password), everything after the scheme is hidden. A string that is not
 // a URL gives "<invalid URL>".
 func RedactURL(rawURL string) string {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(rawURL), "://")
-	if !ok {
-		return "<invalid URL>"
+	if redacted, ok := provider.RedactURL(rawURL, "password", "sentinel_password"); ok {
+		return redacted
 	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
-	if strings.Contains(tail, "@") {
-		return scheme + "://xxxxx"
-	}
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		user, _, hasPass := strings.Cut(authority[:at], ":")
-		if hasPass {
-			user += ":xxxxx"
-		}
-		authority = user + "@" + authority[at+1:]
-	}
-	tail, _, _ = strings.Cut(tail, "#")
-	path, query, hasQuery := strings.Cut(tail, "?")
-	if hasQuery {
-		q, err := url.ParseQuery(query)
-		if err != nil {
-			query = "xxxxx"
-		} else {
-			for _, k := range secretParams {
-				if q.Has(k) {
-					q.Set(k, "xxxxx")
-				}
-			}
-			query = q.Encode()
-		}
-		path += "?" + query
-	}
-	return scheme + "://" + authority + path
+	return "<invalid URL>"
 }
