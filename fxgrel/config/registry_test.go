@@ -158,8 +158,8 @@ func TestWatchAppliesDirectoryChanges(t *testing.T) {
 		write("garbage")
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if err := <-results; err == nil || !strings.Contains(err.Error(), "GREL_TEST_LEASE_DURATION") {
-			t.Fatalf("bad value reload err = %v", err)
+		if err := <-results; err == nil || !strings.Contains(err.Error(), "GREL_TEST_LEASE_DURATION") || strings.Contains(err.Error(), "garbage") {
+			t.Fatalf("bad value reload err = %v (must name the variable, never the value)", err)
 		}
 		if l.get().Lease != 50*time.Second {
 			t.Fatalf("a refused value changed the lease: %v", l.get().Lease)

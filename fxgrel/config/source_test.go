@@ -10,23 +10,34 @@ import (
 
 func TestSources(t *testing.T) {
 	m := map[string]string{"A": "1"}
-	src := grelconfig.Map(m)
-	m["A"] = "changed"
-	if v, ok := src.Lookup("A"); !ok || v != "1" {
-		t.Fatalf("Map does not copy: %q", v)
+	copied := grelconfig.Map(m)
+	m["A"] = "changed" // Map copies: later changes to m do not leak in
+	layered := grelconfig.Layered(nil, grelconfig.Map(map[string]string{"A": "top"}), grelconfig.Map(map[string]string{"A": "low", "B": "b"}))
+	fn := grelconfig.SourceFunc(func(name string) (string, bool) { return "f-" + name, name == "X" })
+	tests := []struct {
+		name   string
+		src    grelconfig.Source
+		lookup string
+		want   string
+		ok     bool
+	}{
+		{"map copies", copied, "A", "1", true},
+		{"map missing", copied, "B", "", false},
+		{"layered: first source wins", layered, "A", "top", true},
+		{"layered: falls through", layered, "B", "b", true},
+		{"layered: missing everywhere", layered, "C", "", false},
+		{"func", fn, "X", "f-X", true},
+		{"func missing", fn, "Y", "f-Y", false},
+		{"env missing", grelconfig.Env(), "GREL_TEST_SURELY_UNSET_VARIABLE_42", "", false},
+		{"nil map", grelconfig.Map(nil), "A", "", false},
 	}
-	l := grelconfig.Layered(nil, grelconfig.Map(map[string]string{"A": "top"}), grelconfig.Map(map[string]string{"A": "low", "B": "b"}))
-	if v, _ := l.Lookup("A"); v != "top" {
-		t.Fatalf("Layered A = %q", v)
-	}
-	if v, _ := l.Lookup("B"); v != "b" {
-		t.Fatalf("Layered B = %q", v)
-	}
-	if _, ok := l.Lookup("C"); ok {
-		t.Fatal("Layered C found")
-	}
-	if _, ok := grelconfig.Env().Lookup("GREL_TEST_SURELY_UNSET_VARIABLE_42"); ok {
-		t.Fatal("Env found an unset variable")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, ok := tt.src.Lookup(tt.lookup)
+			if ok != tt.ok || (ok && v != tt.want) {
+				t.Fatalf("Lookup(%q) = %q, %v; want %q, %v", tt.lookup, v, ok, tt.want, tt.ok)
+			}
+		})
 	}
 }
 

@@ -119,20 +119,32 @@ func TestResolveOrder(t *testing.T) {
 }
 
 func TestFieldTypes(t *testing.T) {
-	env := withBase(map[string]string{
-		"GREL_TEST_X_MAX_ATTEMPTS":   " 7 ",
-		"GREL_TEST_X_FACTOR":         "1.5",
-		"GREL_TEST_X_ENABLED":        "off",
-		"GREL_TEST_X_TAGS":           " a, b ,,c ",
-		"GREL_TEST_X_FORMAT":         "LOGFMT",
-		"GREL_TEST_X_RENEW_DEADLINE": "0.5",
-	})
-	c, err := spec.ResolveFrom(grelconfig.Map(env), "x")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		variable, value string
+		check           func(c testConfig) bool
+	}{
+		{"GREL_TEST_X_MAX_ATTEMPTS", " 7 ", func(c testConfig) bool { return c.Attempts == 7 }},
+		{"GREL_TEST_X_FACTOR", "1.5", func(c testConfig) bool { return c.Factor == 1.5 }},
+		{"GREL_TEST_X_ENABLED", "off", func(c testConfig) bool { return !c.Enabled }},
+		{"GREL_TEST_X_ENABLED", "YES", func(c testConfig) bool { return c.Enabled }},
+		{"GREL_TEST_X_TAGS", " a, b ,,c ", func(c testConfig) bool { return strings.Join(c.Tags, "|") == "a|b|c" }},
+		{"GREL_TEST_X_TAGS", "", func(c testConfig) bool { return len(c.Tags) == 0 }},
+		{"GREL_TEST_X_FORMAT", "LOGFMT", func(c testConfig) bool { return c.Format == "logfmt" }},
+		{"GREL_TEST_X_RENEW_DEADLINE", "0.5", func(c testConfig) bool { return c.Renew == 500*time.Millisecond }},
+		{"GREL_TEST_X_LEASE_DURATION", "1m30s", func(c testConfig) bool { return c.Lease == 90*time.Second }},
+		{"GREL_TEST_X_WORKER", "w-9", func(c testConfig) bool { return c.Worker == "w-9" }},
+		{"GREL_TEST_X_PASSWORD", " spaces kept ", func(c testConfig) bool { return c.Password == " spaces kept " }},
 	}
-	if c.Attempts != 7 || c.Factor != 1.5 || c.Enabled || strings.Join(c.Tags, "|") != "a|b|c" || c.Format != "logfmt" || c.Renew != 500*time.Millisecond {
-		t.Fatalf("got %+v", c)
+	for _, tt := range tests {
+		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {
+			c, err := spec.ResolveFrom(grelconfig.Map(withBase(map[string]string{tt.variable: tt.value})), "x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("got %+v", c)
+			}
+		})
 	}
 }
 
