@@ -38,6 +38,18 @@ func (*Memory) Kind() string { return "memory" }
 
 var errBadRequest = errors.New("grellock: invalid request: name, token and a positive lease are required")
 
+// checkRequest refuses what Acquire and Extend cannot serve: a done ctx
+// (its error as is) and a request without a name, a token or a lease.
+func checkRequest(ctx context.Context, req Request) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if req.Name == "" || req.Token == "" || req.Lease <= 0 {
+		return errBadRequest
+	}
+	return nil
+}
+
 func (e *memEntry) valid(now time.Time) bool { return e.token != "" && now.Before(e.expires) }
 
 func (e *memEntry) record(name string, now time.Time) Record {
@@ -52,11 +64,8 @@ func (e *memEntry) record(name string, now time.Time) Record {
 
 // Acquire implements [Backend].
 func (m *Memory) Acquire(ctx context.Context, req Request) (Record, error) {
-	if err := ctx.Err(); err != nil {
+	if err := checkRequest(ctx, req); err != nil {
 		return Record{}, err
-	}
-	if req.Name == "" || req.Token == "" || req.Lease <= 0 {
-		return Record{}, errBadRequest
 	}
 	now := time.Now()
 	m.mu.Lock()
@@ -91,11 +100,8 @@ func (m *Memory) Acquire(ctx context.Context, req Request) (Record, error) {
 
 // Extend implements [Backend].
 func (m *Memory) Extend(ctx context.Context, req Request) (Record, error) {
-	if err := ctx.Err(); err != nil {
+	if err := checkRequest(ctx, req); err != nil {
 		return Record{}, err
-	}
-	if req.Name == "" || req.Token == "" || req.Lease <= 0 {
-		return Record{}, errBadRequest
 	}
 	now := time.Now()
 	m.mu.Lock()
