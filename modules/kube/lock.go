@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellock "github.com/grelmicro/grelmicro-go/patterns/lock"
 )
 
@@ -352,23 +353,10 @@ func (b *LockBackend) Get(ctx context.Context, name string) (grellock.Record, er
 	return record(name, l, time.Now())
 }
 
-type lockBackendsParams struct {
-	fx.In
-	Instances []Instance `group:"grel.kube.instances"`
-}
-
-type lockBackendsResult struct {
-	fx.Out
-	Backends []grellock.NamedBackend `group:"grel.lock.backends,flatten"`
-}
-
 // LockBackends offers a grellock.Backend on every Kubernetes client of the
 // app (each [Instance] in [InstancesGroup]) to grellock.Module, under the
 // client's instance name, for Leases in the instance's namespace.
-var LockBackends = fx.Provide(func(p lockBackendsParams) lockBackendsResult {
-	out := make([]grellock.NamedBackend, 0, len(p.Instances))
-	for _, in := range p.Instances {
-		out = append(out, grellock.NamedBackend{Name: in.Name, Provider: "grelkube", Backend: NewLockBackend(in.Client, in.Namespace)})
-	}
-	return lockBackendsResult{Backends: out}
-})
+var LockBackends = provider.Backends(InstancesGroup, grellock.BackendGroup, "grelkube",
+	func(_ fx.Lifecycle, in Instance) (string, grellock.Backend) {
+		return in.Name, NewLockBackend(in.Client, in.Namespace)
+	})

@@ -1,18 +1,13 @@
 package grelkube
 
 import (
-	"context"
-	"strconv"
-	"time"
-
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/grelmicro/grelmicro-go/fxgrel"
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
-	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // InstancesGroup is the Fx value group of [Instance] values, one per
@@ -39,22 +34,18 @@ func FromClient(name string, client kubernetes.Interface, rc *rest.Config, opts 
 
 // Tag returns the Fx tag of the named instance: name:"<name>", or "" for
 // the default.
-func Tag(name string) string {
-	if name == "" {
-		return ""
-	}
-	return "name:" + strconv.Quote(name)
-}
+func Tag(name string) string { return provider.Tag(name) }
 
 type deps struct {
 	fx.In
-	Lifecycle fx.Lifecycle
-	Registry  *grelconfig.Registry `optional:"true"`
-	Logger    *zap.Logger          `optional:"true"`
+	Registry *grelconfig.Registry `optional:"true"`
+	Logger   *zap.Logger          `optional:"true"`
 }
 
+type parts = provider.Parts[*Provider, kubernetes.Interface, Instance]
+
 func provide(name string, client kubernetes.Interface, rc *rest.Config, opts []Option) fx.Option {
-	ctor := func(d deps) (*Provider, kubernetes.Interface, Instance, grelhealth.Check, error) {
+	return provider.Provide(name, InstancesGroup, func(d deps) (parts, error) {
 		all := append([]Option{WithRegistry(d.Registry), WithLogger(d.Logger)}, opts...)
 		var p *Provider
 		var err error
@@ -64,28 +55,11 @@ func provide(name string, client kubernetes.Interface, rc *rest.Config, opts []O
 			p, err = New(name, all...)
 		}
 		if err != nil {
-			return nil, nil, Instance{}, grelhealth.Check{}, err
+			return parts{}, err
 		}
-		d.Lifecycle.Append(fx.Hook{
-			OnStart: func(ctx context.Context) error {
-				if err := p.Start(ctx); err != nil {
-					// Fx does not stop a hook whose start failed.
-					stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-					defer cancel()
-					_ = p.Stop(stopCtx)
-					return err
-				}
-				return nil
-			},
-			OnStop: p.Stop,
-		})
-		c, in, check := p.Client(), p.Instance(), p.HealthCheck()
-		return p, c, in, check, nil
-	}
-	tag := Tag(name)
-	return fx.Options(
-		fx.Provide(fx.Annotate(ctor, fx.ResultTags(tag, tag,
-			`group:"`+InstancesGroup+`"`, `group:"`+fxgrel.HealthChecksGroup+`"`))),
-		fx.Invoke(fx.Annotate(func(*Provider) {}, fx.ParamTags(tag))),
-	)
+		return parts{
+			Provider: p, Client: p.Client(), Instance: p.Instance(), Check: p.HealthCheck(),
+			Start: p.Start, Stop: p.Stop,
+		}, nil
+	})
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -18,6 +15,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
 )
 
@@ -37,11 +35,7 @@ type ConnectError struct {
 }
 
 func (e *ConnectError) Error() string {
-	inst := ""
-	if e.Name != "" {
-		inst = " (instance " + e.Name + ")"
-	}
-	return "grelkube: cannot reach " + e.Addr + inst + ": " + e.Err.Error()
+	return provider.Unreachable("grelkube", "cannot reach", e.Addr, e.Name, e.Err)
 }
 
 // Unwrap returns the cause.
@@ -75,8 +69,7 @@ type Provider struct {
 	nonCritical bool
 	log         *zap.Logger
 
-	stopped  atomic.Bool
-	stopOnce sync.Once
+	state provider.Stopping
 }
 
 // New returns a Provider for the named instance ("" for the default). The
@@ -188,7 +181,7 @@ func (p *Provider) Instance() Instance {
 // down, silent or refuses the credentials fails Start with a
 // [*ConnectError] before ctx's deadline.
 func (p *Provider) Start(ctx context.Context) error {
-	ctx, cancel := beforeDeadline(ctx)
+	ctx, cancel := provider.BeforeDeadline(ctx)
 	defer cancel()
 	if err := p.Ready(ctx); err != nil {
 		p.log.Warn("kube-apiserver unreachable at start", zap.String("addr", p.Addr()), zap.Error(err))
@@ -204,7 +197,7 @@ func (p *Provider) Start(ctx context.Context) error {
 // server version on API servers older than 1.28). After Stop it returns
 // [ErrStopped].
 func (p *Provider) Ready(ctx context.Context) error {
-	if p.stopped.Load() {
+	if p.state.Stopped() {
 		return ErrStopped
 	}
 	_, err := p.client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
@@ -214,10 +207,7 @@ func (p *Provider) Ready(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		err = errors.Join(ctx.Err(), err)
-	}
-	return &ConnectError{Name: p.name, Addr: p.Addr(), Err: err}
+	return &ConnectError{Name: p.name, Addr: p.Addr(), Err: provider.JoinCtxErr(ctx, err)}
 }
 
 func serverVersion(ctx context.Context, c kubernetes.Interface) error {
@@ -231,8 +221,7 @@ func serverVersion(ctx context.Context, c kubernetes.Interface) error {
 // Stop releases the client's idle connections if the provider owns it.
 // It is idempotent.
 func (p *Provider) Stop(context.Context) error {
-	p.stopOnce.Do(func() {
-		p.stopped.Store(true)
+	p.state.Stop(func() {
 		if p.http != nil {
 			// Through client-go's round-tripper wrappers, down to the
 			// transport (which clients of an equal config share).
@@ -245,26 +234,10 @@ func (p *Provider) Stop(context.Context) error {
 
 // CheckName returns the readiness check's name: "kube" for the default
 // instance, "kube:<name>" otherwise.
-func CheckName(name string) string {
-	if name == "" {
-		return "kube"
-	}
-	return "kube:" + name
-}
+func CheckName(name string) string { return provider.CheckName("kube", name) }
 
 // HealthCheck returns the readiness check for the health module, critical
 // unless [WithNonCriticalCheck] was given.
 func (p *Provider) HealthCheck() grelhealth.Check {
 	return grelhealth.Check{Name: CheckName(p.name), Func: p.Ready, NonCritical: p.nonCritical}
-}
-
-// beforeDeadline returns a ctx that ends a little before ctx's deadline, so
-// that Start reports its own error before Fx gives up on the hook.
-func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	margin := min(time.Until(dl)/10, 250*time.Millisecond)
-	return context.WithDeadline(ctx, dl.Add(-margin))
 }
