@@ -7,6 +7,7 @@ import (
 	"time"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/configtest"
 	grelretry "github.com/grelmicro/grelmicro-go/patterns/retry"
 )
 
@@ -135,7 +136,7 @@ func FuzzConfig(f *testing.F) {
 		src := grelconfig.Map(map[string]string{name: value})
 		cfg, err := grelretry.Spec().ResolveFrom(src, "fuzz", grelretry.WithAlgorithmSetting(a))
 		if err != nil {
-			if leaks(err.Error(), value) {
+			if configtest.Leaks(err.Error(), value) {
 				t.Fatalf("error %q repeats the value %q", err, value)
 			}
 			return
@@ -148,22 +149,4 @@ func FuzzConfig(f *testing.F) {
 			t.Fatalf("NewFromConfig(resolved) = %v", err)
 		}
 	})
-}
-
-// leaks reports whether msg repeats v. Only values with a character that no
-// message of the contract uses can be told apart from the message's own
-// words (a bound such as 10ms, a name such as full).
-func leaks(msg, v string) bool {
-	if len(v) < 3 {
-		return false
-	}
-	marked := false
-	for _, r := range v {
-		plain := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(" .,:;_-()\"'\n", r)
-		if !plain {
-			marked = true
-			break
-		}
-	}
-	return marked && strings.Contains(msg, v)
 }
