@@ -13,7 +13,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
@@ -83,10 +82,7 @@ type Provider struct {
 // New does not contact the server: [Provider.Start] does.
 func New(name string, opts ...Option) (*Provider, error) {
 	o := buildOptions(opts)
-	reg := o.reg
-	if reg == nil {
-		reg = grelconfig.NewRegistry(grelconfig.Env())
-	}
+	reg := o.RegistryOrEnv()
 	cfg, err := spec.Resolve(reg, name, o.settings...)
 	if err != nil {
 		return nil, err
@@ -116,10 +112,7 @@ func Wrap(name string, client kubernetes.Interface, rc *rest.Config, opts ...Opt
 		return nil, errors.New("grelkube: Wrap: client is nil")
 	}
 	o := buildOptions(opts)
-	reg := o.reg
-	if reg == nil {
-		reg = grelconfig.NewRegistry(grelconfig.Env())
-	}
+	reg := o.RegistryOrEnv()
 	cfg, err := spec.Resolve(reg, name, o.settings...)
 	if err != nil {
 		return nil, err
@@ -137,8 +130,8 @@ func Wrap(name string, client kubernetes.Interface, rc *rest.Config, opts ...Opt
 
 func newProvider(name string, client kubernetes.Interface, rc *rest.Config, source, ns, id string, o options) *Provider {
 	return &Provider{
-		name: name, client: client, rest: rc, source: source, namespace: ns, identity: id, nonCritical: o.nonCritical,
-		log: o.log.With(zap.String(grellog.FieldBackend, "kube"), zap.String(grellog.FieldName, name)),
+		name: name, client: client, rest: rc, source: source, namespace: ns, identity: id, nonCritical: o.NonCritical,
+		log: o.InstanceLog("kube", name),
 	}
 }
 

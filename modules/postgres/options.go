@@ -6,30 +6,25 @@ import (
 	"go.uber.org/zap"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // Option configures a [Provider].
 type Option func(*options)
 
 type options struct {
-	conn        string
-	hasConn     bool
-	settings    []grelconfig.Setting[Config]
-	reg         *grelconfig.Registry
-	log         *zap.Logger
-	tp          trace.TracerProvider
-	nonCritical bool
-	configure   func(*pgxpool.Config)
-	migrations  []Migration
+	provider.Options
+	conn       string
+	hasConn    bool
+	settings   []grelconfig.Setting[Config]
+	tp         trace.TracerProvider
+	configure  func(*pgxpool.Config)
+	migrations []Migration
 }
 
 func buildOptions(opts []Option) options {
-	o := options{log: zap.NewNop()}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	o := options{Options: provider.Defaults()}
+	provider.Apply(&o, opts)
 	return o
 }
 
@@ -60,20 +55,12 @@ func WithMigrations(ms ...Migration) Option {
 // WithRegistry sets where variables are read and recorded for describe
 // (default: a registry over the process environment).
 func WithRegistry(reg *grelconfig.Registry) Option {
-	return func(o *options) {
-		if reg != nil {
-			o.reg = reg
-		}
-	}
+	return func(o *options) { o.SetRegistry(reg) }
 }
 
 // WithLogger sets the logger (default: silent).
 func WithLogger(l *zap.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	}
+	return func(o *options) { o.SetLogger(l) }
 }
 
 // WithTracerProvider switches the otelpgx tracer on for pools the provider
@@ -85,7 +72,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 
 // WithNonCriticalCheck makes the readiness check non-critical.
 func WithNonCriticalCheck() Option {
-	return func(o *options) { o.nonCritical = true }
+	return func(o *options) { o.NonCritical = true }
 }
 
 // WithPoolConfig lets code adjust the parsed pool config (TLS, hooks,

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
-	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	"github.com/grelmicro/grelmicro-go/internal/provider"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
@@ -51,10 +50,7 @@ type Provider struct {
 // creates the pool without connecting: [Provider.Start] does.
 func New(name string, opts ...Option) (*Provider, error) {
 	o := buildOptions(opts)
-	reg := o.reg
-	if reg == nil {
-		reg = grelconfig.NewRegistry(grelconfig.Env())
-	}
+	reg := o.RegistryOrEnv()
 	cfg, err := spec.Resolve(reg, name, o.settings...)
 	if err != nil {
 		return nil, err
@@ -88,7 +84,7 @@ func Wrap(name string, pool *pgxpool.Pool, opts ...Option) (*Provider, error) {
 		return nil, errors.New("grelpostgres: Wrap: pool is nil")
 	}
 	o := buildOptions(opts)
-	cfg, err := spec.Resolve(o.reg, name, o.settings...) // a nil registry reads the process environment
+	cfg, err := spec.Resolve(o.Registry, name, o.settings...) // a nil registry reads the process environment
 	if err != nil {
 		return nil, err
 	}
@@ -97,9 +93,9 @@ func Wrap(name string, pool *pgxpool.Pool, opts ...Option) (*Provider, error) {
 
 func newProvider(name string, pool *pgxpool.Pool, addr string, cfg Config, owned bool, o options) *Provider {
 	return &Provider{
-		name: name, pool: pool, addr: addr, cfg: cfg, owned: owned, nonCritical: o.nonCritical,
+		name: name, pool: pool, addr: addr, cfg: cfg, owned: owned, nonCritical: o.NonCritical,
 		migrations: o.migrations,
-		log:        o.log.With(zap.String(grellog.FieldBackend, "postgres"), zap.String(grellog.FieldName, name)),
+		log:        o.InstanceLog("postgres", name),
 	}
 }
 

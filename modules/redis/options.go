@@ -5,28 +5,23 @@ import (
 	"go.uber.org/zap"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // Option configures a [Provider] with what only code gives.
 type Option func(*options)
 
 type options struct {
-	url         string
-	hasURL      bool
-	reg         *grelconfig.Registry
-	log         *zap.Logger
-	tp          trace.TracerProvider
-	nonCritical bool
-	configure   func(*Options)
+	provider.Options
+	url       string
+	hasURL    bool
+	tp        trace.TracerProvider
+	configure func(*Options)
 }
 
 func buildOptions(opts []Option) options {
-	o := options{log: zap.NewNop()}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	o := options{Options: provider.Defaults()}
+	provider.Apply(&o, opts)
 	return o
 }
 
@@ -39,20 +34,12 @@ func WithURL(rawURL string) Option {
 // WithRegistry sets where the vendor variables are read and recorded for
 // describe (default: a registry over the process environment).
 func WithRegistry(reg *grelconfig.Registry) Option {
-	return func(o *options) {
-		if reg != nil {
-			o.reg = reg
-		}
-	}
+	return func(o *options) { o.SetRegistry(reg) }
 }
 
 // WithLogger sets the logger (default: silent).
 func WithLogger(l *zap.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	}
+	return func(o *options) { o.SetLogger(l) }
 }
 
 // WithTracerProvider switches go-redis's own OpenTelemetry tracing
@@ -65,7 +52,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // WithNonCriticalCheck makes the readiness check non-critical: a Redis that
 // is down then shows in /healthz but does not make the service unready.
 func WithNonCriticalCheck() Option {
-	return func(o *options) { o.nonCritical = true }
+	return func(o *options) { o.NonCritical = true }
 }
 
 // WithClientOptions lets code adjust the parsed go-redis options (a TLS

@@ -70,10 +70,7 @@ func New(name string, opts ...Option) (*Provider, error) {
 	}
 	raw := o.url
 	if !o.hasURL {
-		reg := o.reg
-		if reg == nil {
-			reg = grelconfig.NewRegistry(grelconfig.Env())
-		}
+		reg := o.RegistryOrEnv()
 		def := ""
 		if name == "" {
 			def = DefaultURL
@@ -130,8 +127,8 @@ func Wrap(name string, client redis.UniversalClient, opts ...Option) (*Provider,
 
 func newProvider(name string, client redis.UniversalClient, addr string, owned bool, o options) *Provider {
 	return &Provider{
-		name: name, client: client, addr: addr, owned: owned, nonCritical: o.nonCritical,
-		log: o.log.With(zap.String(grellog.FieldBackend, "redis"), zap.String(grellog.FieldName, name)),
+		name: name, client: client, addr: addr, owned: owned, nonCritical: o.NonCritical,
+		log: o.InstanceLog("redis", name),
 	}
 }
 

@@ -6,26 +6,21 @@ import (
 	"go.uber.org/zap"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // Option configures a [Provider].
 type Option func(*options)
 
 type options struct {
-	settings    []grelconfig.Setting[Config]
-	reg         *grelconfig.Registry
-	log         *zap.Logger
-	nonCritical bool
-	migrations  []Migration
+	provider.Options
+	settings   []grelconfig.Setting[Config]
+	migrations []Migration
 }
 
 func buildOptions(opts []Option) options {
-	o := options{log: zap.NewNop()}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	o := options{Options: provider.Defaults()}
+	provider.Apply(&o, opts)
 	return o
 }
 
@@ -59,23 +54,15 @@ func WithMigrations(ms ...Migration) Option {
 // WithRegistry sets where GREL_SQLITE_* are read and recorded for describe
 // (default: a registry over the process environment).
 func WithRegistry(reg *grelconfig.Registry) Option {
-	return func(o *options) {
-		if reg != nil {
-			o.reg = reg
-		}
-	}
+	return func(o *options) { o.SetRegistry(reg) }
 }
 
 // WithLogger sets the logger (default: silent).
 func WithLogger(l *zap.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	}
+	return func(o *options) { o.SetLogger(l) }
 }
 
 // WithNonCriticalCheck makes the readiness check non-critical.
 func WithNonCriticalCheck() Option {
-	return func(o *options) { o.nonCritical = true }
+	return func(o *options) { o.NonCritical = true }
 }

@@ -49,7 +49,7 @@ type Provider struct {
 // touching the file: [Provider.Start] does.
 func New(name string, opts ...Option) (*Provider, error) {
 	o := buildOptions(opts)
-	cfg, err := spec.Resolve(o.reg, name, o.settings...)
+	cfg, err := spec.Resolve(o.Registry, name, o.settings...)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func Wrap(name string, db *DB, opts ...Option) (*Provider, error) {
 		return nil, errors.New("grelsqlite: Wrap: db is nil")
 	}
 	o := buildOptions(opts)
-	cfg, err := spec.Resolve(o.reg, name, o.settings...)
+	cfg, err := spec.Resolve(o.Registry, name, o.settings...)
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +109,8 @@ func Wrap(name string, db *DB, opts ...Option) (*Provider, error) {
 
 func newProvider(name string, db *DB, cfg Config, owned bool, o options) *Provider {
 	return &Provider{
-		name: name, db: db, cfg: cfg, owned: owned, nonCritical: o.nonCritical, migrations: o.migrations,
-		log: o.log.With(zap.String(grellog.FieldBackend, "sqlite"), zap.String(grellog.FieldName, name)),
+		name: name, db: db, cfg: cfg, owned: owned, nonCritical: o.NonCritical, migrations: o.migrations,
+		log: o.InstanceLog("sqlite", name),
 	}
 }
 
