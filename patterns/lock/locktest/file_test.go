@@ -2,14 +2,11 @@ package grellocktest_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/grelmicro/grelmicro-go/patterns/internal/jsonfile"
 	grellock "github.com/grelmicro/grelmicro-go/patterns/lock"
 	grellocktest "github.com/grelmicro/grelmicro-go/patterns/lock/locktest"
 	"go.uber.org/goleak"
@@ -35,33 +32,13 @@ func (f *fileBackend) update(ctx context.Context, fn func(now time.Time, st map[
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	fd, err := os.OpenFile(f.path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	defer fd.Close()
-	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	data, err := io.ReadAll(fd)
-	if err != nil {
-		return err
-	}
+	var ferr error
 	st := map[string]*fileRec{}
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &st); err != nil {
-			return err
-		}
-	}
-	ferr := fn(time.Now(), st)
-	out, err := json.Marshal(st)
+	err := jsonfile.Update(f.path, &st, func(st *map[string]*fileRec) bool {
+		ferr = fn(time.Now(), *st)
+		return true
+	})
 	if err != nil {
-		return err
-	}
-	if err := fd.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := fd.WriteAt(out, 0); err != nil {
 		return err
 	}
 	return ferr

@@ -4,16 +4,14 @@ package ratelimittest_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/grelmicro/grelmicro-go/patterns/internal/jsonfile"
 	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
 	"github.com/grelmicro/grelmicro-go/patterns/ratelimit/ratelimittest"
 	"go.uber.org/goleak"
@@ -30,36 +28,8 @@ type fileBackend struct{ path string }
 func (*fileBackend) Kind() string { return "file" }
 
 func (f *fileBackend) locked(fn func(states map[string]grelratelimit.State) bool) error {
-	fd, err := os.OpenFile(f.path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	defer fd.Close()
-	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	raw, err := io.ReadAll(fd)
-	if err != nil {
-		return err
-	}
 	states := map[string]grelratelimit.State{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &states); err != nil {
-			return err
-		}
-	}
-	if !fn(states) {
-		return nil
-	}
-	out, err := json.Marshal(states)
-	if err != nil {
-		return err
-	}
-	if err := fd.Truncate(0); err != nil {
-		return err
-	}
-	_, err = fd.WriteAt(out, 0)
-	return err
+	return jsonfile.Update(f.path, &states, func(st *map[string]grelratelimit.State) bool { return fn(*st) })
 }
 
 func (f *fileBackend) Decide(_ context.Context, req grelratelimit.Request) (grelratelimit.Decision, error) {
