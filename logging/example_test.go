@@ -105,3 +105,18 @@ func ExampleModule() {
 	// Output:
 	// time=2026-01-02T03:04:05.000Z level=info msg=started
 }
+
+func ExampleNewEncoder() {
+	enc, err := grellog.NewEncoder(grellog.FormatLogfmt, false)
+	if err != nil {
+		panic(err)
+	}
+	core := zapcore.NewCore(enc, zapcore.AddSync(os.Stdout), zapcore.InfoLevel)
+	zap.New(core, zap.WithClock(exampleClock)).Info("ready", zap.String(grellog.FieldPattern, "health"))
+
+	_, err = grellog.NewEncoder("xml", false)
+	fmt.Println(err, errors.Is(err, grellog.ErrUnknownFormat))
+	// Output:
+	// time=2026-01-02T03:04:05.000Z level=info msg=ready pattern=health
+	// grellog: unknown log format: want auto, json, logfmt or pretty true
+}

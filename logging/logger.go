@@ -1,7 +1,7 @@
 package grellog
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"time"
 
@@ -40,7 +40,7 @@ func New(cfg Config, opts ...Option) (*zap.Logger, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return build(cfg, o), nil
+	return build(cfg, o)
 }
 
 // Load resolves the Config from reg (see [LoadConfig]) and builds the
@@ -53,7 +53,7 @@ func Load(reg *grelconfig.Registry, opts ...Option) (*zap.Logger, error) {
 	return New(cfg, opts...)
 }
 
-func build(cfg Config, o *options) *zap.Logger {
+func build(cfg Config, o *options) (*zap.Logger, error) {
 	ws := o.ws
 	if ws == nil {
 		ws = zapcore.Lock(os.Stderr)
@@ -75,7 +75,11 @@ func build(cfg Config, o *options) *zap.Logger {
 		lvl.SetLevel(cfg.Level)
 	}
 
-	core := zapcore.NewCore(NewEncoder(format, color), ws, lvl)
+	enc, err := NewEncoder(format, color)
+	if err != nil {
+		return nil, err
+	}
+	core := zapcore.NewCore(enc, ws, lvl)
 	if cfg.Sampling {
 		core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
 	}
@@ -98,7 +102,7 @@ func build(cfg Config, o *options) *zap.Logger {
 		zopts = append(zopts, zap.Fields(o.fields...))
 	}
 	zopts = append(zopts, o.zapOpts...)
-	return zap.New(core, zopts...)
+	return zap.New(core, zopts...), nil
 }
 
 func isTerminal(o *options) bool {
@@ -144,19 +148,26 @@ func utcTimeEncoder(t time.Time, enc zapcore.PrimitiveArrayEncoder) {
 	enc.AppendString(t.Format(TimeLayout))
 }
 
-// NewEncoder returns the encoder of a format (auto is taken as json). color
-// applies to the pretty format only.
-func NewEncoder(format Format, color bool) zapcore.Encoder {
+// ErrUnknownFormat is the error of [NewEncoder] for a Format that is none
+// of FormatAuto, FormatJSON, FormatLogfmt and FormatPretty.
+var ErrUnknownFormat = errors.New("grellog: unknown log format: want auto, json, logfmt or pretty")
+
+// NewEncoder returns the encoder of a format, with the settings of
+// [EncoderConfig]. FormatAuto is taken as json here: only a logger knows
+// whether its output is a terminal. color applies to the pretty format only.
+// Any other format is refused with ErrUnknownFormat (it never panics, and
+// the error does not repeat the value).
+func NewEncoder(format Format, color bool) (zapcore.Encoder, error) {
 	cfg := EncoderConfig()
 	switch format {
 	case FormatLogfmt:
-		return NewLogfmtEncoder(cfg)
+		return NewLogfmtEncoder(cfg), nil
 	case FormatPretty:
-		return NewPrettyEncoder(cfg, color)
+		return NewPrettyEncoder(cfg, color), nil
 	case FormatJSON, FormatAuto:
-		return zapcore.NewJSONEncoder(cfg)
+		return zapcore.NewJSONEncoder(cfg), nil
 	}
-	panic(fmt.Sprintf("grellog: unknown format %q", string(format)))
+	return nil, ErrUnknownFormat
 }
 
 // levelFilter holds a teed core to the logger's level.

@@ -212,3 +212,46 @@ func TestWithFields(t *testing.T) {
 		t.Errorf("got %q, want %q", buf.String(), want)
 	}
 }
+
+// TestNewEncoder: every format has its encoder; any other value is an error
+// (never a panic) that does not repeat the value.
+func TestNewEncoder(t *testing.T) {
+	entry := zapcore.Entry{Level: zapcore.InfoLevel, Time: testTime, Message: "hello"}
+	tests := []struct {
+		format grellog.Format
+		color  bool
+		want   string // prefix of the encoded entry; "" for an error
+	}{
+		{grellog.FormatJSON, false, `{"level":"info","time":"2026-01-02T03:04:05.678Z","msg":"hello"}`},
+		{grellog.FormatAuto, false, `{"level":"info",`},
+		{grellog.FormatLogfmt, false, "time=2026-01-02T03:04:05.678Z level=info msg=hello"},
+		{grellog.FormatPretty, true, "\x1b["},
+		{"xml", false, ""},
+		{"", false, ""},
+		{"JSON", false, ""}, // Format values are the constants; GREL_LOG_FORMAT folds case before
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.format), func(t *testing.T) {
+			enc, err := grellog.NewEncoder(tt.format, tt.color)
+			if tt.want == "" {
+				if !errors.Is(err, grellog.ErrUnknownFormat) || enc != nil {
+					t.Fatalf("NewEncoder(%q) = %v, %v; want nil, ErrUnknownFormat", tt.format, enc, err)
+				}
+				if tt.format != "" && strings.Contains(err.Error(), string(tt.format)) {
+					t.Errorf("error %q repeats the value", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf, err := enc.EncodeEntry(entry, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(buf.String(), tt.want) {
+				t.Errorf("encoded %q, want the prefix %q", buf.String(), tt.want)
+			}
+		})
+	}
+}
