@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,24 +19,6 @@ import (
 	grellocktest "github.com/grelmicro/grelmicro-go/patterns/lock/locktest"
 )
 
-func lockPool(t testing.TB, url string, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 8
-	for _, c := range configure {
-		c(cfg)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
 func lockMigrate(t testing.TB, pool *pgxpool.Pool, schema string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -50,9 +31,9 @@ func lockMigrate(t testing.TB, pool *pgxpool.Pool, schema string) {
 func TestLockConformance(t *testing.T) {
 	grellocktest.Run(t, grellocktest.PerTest(func(t *testing.T) func() grellock.Backend {
 		env := testenv.Postgres(t)
-		lockMigrate(t, lockPool(t, env.URL), env.Schema)
+		lockMigrate(t, testPool(t, env.URL), env.Schema)
 		return func() grellock.Backend {
-			return grelpostgres.NewLockBackend(lockPool(t, env.URL), env.Schema)
+			return grelpostgres.NewLockBackend(testPool(t, env.URL), env.Schema)
 		}
 	}))
 }
@@ -60,7 +41,7 @@ func TestLockConformance(t *testing.T) {
 func openShared(t *testing.T) func(string) (grellock.Backend, error) {
 	return func(shared string) (grellock.Backend, error) {
 		url, schema, _ := strings.Cut(shared, " ")
-		return grelpostgres.NewLockBackend(lockPool(t, url), schema), nil
+		return grelpostgres.NewLockBackend(testPool(t, url), schema), nil
 	}
 }
 
@@ -69,7 +50,7 @@ func sharedEnv(t *testing.T) string {
 		return ""
 	}
 	env := testenv.Postgres(t)
-	lockMigrate(t, lockPool(t, env.URL), env.Schema)
+	lockMigrate(t, testPool(t, env.URL), env.Schema)
 	return env.URL + " " + env.Schema
 }
 
@@ -91,7 +72,7 @@ func TestLeaderFailoverProcesses(t *testing.T) {
 // works again once it is back.
 func TestLockTerminatedConnectionAndServerDown(t *testing.T) {
 	srv := testenv.StartPostgres(t)
-	pool := lockPool(t, srv.URL, func(c *pgxpool.Config) { c.ConnConfig.RuntimeParams["application_name"] = "grel-lock-test" })
+	pool := testPool(t, srv.URL, func(c *pgxpool.Config) { c.ConnConfig.RuntimeParams["application_name"] = "grel-lock-test" })
 	lockMigrate(t, pool, "public")
 	b := grelpostgres.NewLockBackend(pool, "public")
 	const lease = 2 * time.Second
@@ -127,7 +108,7 @@ func TestLockTerminatedConnectionAndServerDown(t *testing.T) {
 	if !h.Held() {
 		t.Fatalf("hold lost after its connections were terminated: %v", h.Err())
 	}
-	other, _ := grellock.New("terminate", grelpostgres.NewLockBackend(lockPool(t, srv.URL), "public"), grellocktest.NoEnv())
+	other, _ := grellock.New("terminate", grelpostgres.NewLockBackend(testPool(t, srv.URL), "public"), grellocktest.NoEnv())
 	if _, err := other.TryAcquire(ctx); !errors.Is(err, grellock.ErrNotAcquired) {
 		t.Fatalf("another client acquired a held lock after the terminations: %v", err)
 	}
@@ -167,20 +148,11 @@ func TestLockTerminatedConnectionAndServerDown(t *testing.T) {
 	}
 }
 
-// countTracer counts the statements sent.
-type countTracer struct{ n atomic.Int64 }
-
-func (c *countTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (c *countTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
 // Every operation is one statement.
 func TestLockOneStatement(t *testing.T) {
 	env := testenv.Postgres(t)
-	tr := &countTracer{}
-	pool := lockPool(t, env.URL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tr })
+	tr := &statementCounter{}
+	pool := testPool(t, env.URL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tr })
 	lockMigrate(t, pool, env.Schema)
 	b := grelpostgres.NewLockBackend(pool, env.Schema)
 	ctx := context.Background()
@@ -203,11 +175,11 @@ func TestLockOneStatement(t *testing.T) {
 		{"release", func() error { return b.Release(ctx, "rt", "tok") }},
 	}
 	for _, op := range ops {
-		before := tr.n.Load()
+		before := tr.queries.Load()
 		if err := op.do(); err != nil {
 			t.Fatalf("%s: %v", op.name, err)
 		}
-		if n := tr.n.Load() - before; n != 1 {
+		if n := tr.queries.Load() - before; n != 1 {
 			t.Errorf("%s: %d statements, want 1", op.name, n)
 		}
 	}
@@ -217,7 +189,7 @@ func TestLockOneStatement(t *testing.T) {
 // create the table at start.
 func TestLockBackendsModule(t *testing.T) {
 	env := testenv.Postgres(t)
-	pool := lockPool(t, env.URL)
+	pool := testPool(t, env.URL)
 	name := grellocktest.LockName(t)
 	var lock *grellock.Lock
 	app := fxtest.New(t,

@@ -2,11 +2,9 @@ package grelpostgres
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +17,7 @@ import (
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
 
@@ -66,17 +65,7 @@ func TestModuleDefaultAndNamed(t *testing.T) {
 			t.Errorf("schema %s: %d rows, %v", s, n, err)
 		}
 	}
-	var names []string
-	for _, c := range g.Checks {
-		names = append(names, c.Name)
-		if err := c.Func(context.Background()); err != nil || c.NonCritical {
-			t.Errorf("check %s: %v (non-critical %v)", c.Name, err, c.NonCritical)
-		}
-	}
-	slices.Sort(names)
-	if !slices.Equal(names, []string{"postgres", "postgres:reports"}) {
-		t.Errorf("checks = %v", names)
-	}
+	providertest.RequireChecks(t, g.Checks, "postgres", "postgres:reports")
 	app.RequireStop()
 	if err := g.Default.Ping(context.Background()); err == nil {
 		t.Error("the default pool is open after stop")
@@ -99,23 +88,9 @@ func TestModuleFromPool(t *testing.T) {
 }
 
 func TestModuleDownAtStart(t *testing.T) {
-	addr := silentServer(t)
+	addr := providertest.SilentServer(t)
 	reg := grelconfig.NewRegistry(grelconfig.Map(map[string]string{"DATABASE_URL": "postgres://u:hunter2@" + addr + "/db?sslmode=disable"}))
-	app := fx.New(fx.NopLogger, fx.Supply(reg), Module, fx.StartTimeout(500*time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
-	defer cancel()
-	begin := time.Now()
-	err := app.Start(ctx)
-	if err == nil {
-		_ = app.Stop(context.Background())
-		t.Fatal("the app started against a silent server")
-	}
-	if took := time.Since(begin); took > 3*time.Second {
-		t.Errorf("start took %s with a 500ms start timeout", took)
-	}
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("start error %q should be ErrUnavailable, name %s and hide the password", err, addr)
-	}
+	providertest.ModuleDownAtStart(t, ErrUnavailable, "hunter2", addr, fx.Supply(reg), Module)
 }
 
 func TestModuleConfigError(t *testing.T) {

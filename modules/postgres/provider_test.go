@@ -13,18 +13,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
-
-func startProvider(t *testing.T, p *Provider) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = p.Stop(context.Background()) })
-}
 
 func TestConnectAndPing(t *testing.T) {
 	env := testenv.Postgres(t)
@@ -32,7 +23,7 @@ func TestConnectAndPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	ctx := context.Background()
 	if err := p.Ready(ctx); err != nil {
 		t.Fatalf("Ready: %v", err)
@@ -44,45 +35,20 @@ func TestConnectAndPing(t *testing.T) {
 	if in := p.Instance(); in.Pool != p.Pool() || in.Schema != env.Schema || in.Name != "" {
 		t.Fatalf("Instance() = %+v", in)
 	}
-	if err := p.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Ready(ctx); !errors.Is(err, ErrStopped) {
-		t.Fatalf("Ready after Stop = %v, want ErrStopped", err)
-	}
+	providertest.RequireStopped(t, p, ErrStopped)
 	if err := p.Pool().Ping(ctx); err == nil {
 		t.Fatal("the owned pool still works after Stop")
 	}
 }
 
 func TestStartFailsWithinDeadline(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		addr func(*testing.T) string
-	}{{"closed port", closedPort}, {"silent server", silentServer}} {
-		t.Run(tt.name, func(t *testing.T) {
-			addr := tt.addr(t)
-			p, err := New("", WithConnString("postgres://app:hunter2@"+addr+"/db?sslmode=disable&connect_timeout=30"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = p.Stop(context.Background()) }()
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-			defer cancel()
-			begin := time.Now()
-			err = p.Start(ctx)
-			if took := time.Since(begin); took > 2*time.Second {
-				t.Errorf("Start took %s, past its 300ms deadline", took)
-			}
-			var ce *ConnectError
-			if !errors.As(err, &ce) || !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("Start = %T %v, want a *ConnectError", err, err)
-			}
-			if msg := err.Error(); !strings.Contains(msg, addr) || strings.Contains(msg, "hunter2") {
-				t.Errorf("error %q should name %s and not the password", msg, addr)
-			}
-		})
-	}
+	providertest.StartFailsWithinDeadline[*ConnectError](t, ErrUnavailable, "hunter2", func(t *testing.T, addr string) providertest.Lifecycle {
+		p, err := New("", WithConnString("postgres://app:hunter2@"+addr+"/db?sslmode=disable&connect_timeout=30"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	})
 }
 
 func TestServerRestart(t *testing.T) {
@@ -91,7 +57,7 @@ func TestServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	ctx := context.Background()
 	if _, err := p.Pool().Exec(ctx, "CREATE TABLE survive (n int)"); err != nil {
 		t.Fatal(err)
@@ -104,7 +70,7 @@ func TestServerRestart(t *testing.T) {
 		t.Fatalf("Ready with the server down = %v, want ErrUnavailable", err)
 	}
 	srv.Start()
-	eventually(t, 20*time.Second, "readiness after restart", p.Ready)
+	providertest.Eventually(t, 20*time.Second, "readiness after restart", p.Ready)
 	if _, err := p.Pool().Exec(ctx, "INSERT INTO survive VALUES (1)"); err != nil {
 		t.Fatalf("the pool does not work after the restart: %v", err)
 	}
@@ -124,7 +90,7 @@ func TestWrapDoesNotClose(t *testing.T) {
 	if p.Owned() {
 		t.Fatal("a wrapped pool is reported owned")
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	_ = p.Stop(context.Background())
 	if err := pool.Ping(context.Background()); err != nil {
 		t.Fatalf("the app's pool was closed: %v", err)
@@ -143,7 +109,7 @@ func TestTracing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	// otelpgx records queries inside a trace (never as root spans).
 	ctx, parent := tp.Tracer("test").Start(context.Background(), "request")
 	if _, err := p.Pool().Exec(ctx, "SELECT $1::text", "secret-arg"); err != nil {
@@ -284,7 +250,7 @@ func TestStartMigrates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	if _, err := p.Pool().Exec(context.Background(), "INSERT INTO started VALUES (1)"); err != nil {
 		t.Fatalf("Start did not migrate: %v", err)
 	}
@@ -293,7 +259,7 @@ func TestStartMigrates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, off)
+	providertest.Start(t, off)
 	var exists bool
 	_ = p.Pool().QueryRow(context.Background(), "SELECT to_regclass('never') IS NOT NULL").Scan(&exists)
 	if exists {

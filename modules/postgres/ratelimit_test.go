@@ -2,9 +2,7 @@ package grelpostgres_test
 
 import (
 	"context"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,29 +12,12 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 	grelpostgres "github.com/grelmicro/grelmicro-go/modules/postgres"
 	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
 	"github.com/grelmicro/grelmicro-go/patterns/ratelimit/ratelimittest"
 )
-
-func rateLimitPool(t testing.TB, url string, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 8
-	for _, c := range configure {
-		c(cfg)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
 
 // rateLimitEnv is a fresh schema with the rate limit table.
 func rateLimitEnv(t testing.TB) testenv.PostgresEnv {
@@ -44,7 +25,7 @@ func rateLimitEnv(t testing.TB) testenv.PostgresEnv {
 	env := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := grelpostgres.Migrate(ctx, rateLimitPool(t, env.URL), env.Schema, grelpostgres.RateLimitMigration); err != nil {
+	if err := grelpostgres.Migrate(ctx, testPool(t, env.URL), env.Schema, grelpostgres.RateLimitMigration); err != nil {
 		t.Fatal(err)
 	}
 	return env
@@ -53,7 +34,7 @@ func rateLimitEnv(t testing.TB) testenv.PostgresEnv {
 func TestRateLimitConformance(t *testing.T) {
 	ratelimittest.Run(t, func(t *testing.T) grelratelimit.Backend {
 		env := rateLimitEnv(t)
-		return grelpostgres.NewRateLimitBackend(rateLimitPool(t, env.URL), env.Schema)
+		return grelpostgres.NewRateLimitBackend(testPool(t, env.URL), env.Schema)
 	})
 }
 
@@ -67,7 +48,7 @@ func rateLimitShared(t *testing.T) string {
 
 func rateLimitSharedBackend(t *testing.T, shared string) grelratelimit.Backend {
 	url, schema, _ := strings.Cut(shared, " ")
-	return grelpostgres.NewRateLimitBackend(rateLimitPool(t, url), schema)
+	return grelpostgres.NewRateLimitBackend(testPool(t, url), schema)
 }
 
 // Four OS processes hammer one key: the permits granted stay within the
@@ -83,28 +64,13 @@ func TestRateLimitProcessesSlidingWindow(t *testing.T) {
 	ratelimittest.RunProcesses(t, ratelimittest.Processes{Shared: rateLimitShared(t), Backend: rateLimitSharedBackend, Config: cfg})
 }
 
-type rateLimitQueries struct {
-	queries, prepares atomic.Int64
-}
-
-func (q *rateLimitQueries) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	q.queries.Add(1)
-	return ctx
-}
-func (*rateLimitQueries) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (q *rateLimitQueries) TracePrepareStart(ctx context.Context, _ *pgx.Conn, _ pgx.TracePrepareStartData) context.Context {
-	q.prepares.Add(1)
-	return ctx
-}
-func (*rateLimitQueries) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrepareEndData) {}
-
 // Every decision is one statement (its plan prepared once per connection);
 // a Reset is one DELETE. The stored state is in microseconds of the
 // database clock.
 func TestRateLimitOneStatement(t *testing.T) {
 	env := rateLimitEnv(t)
-	tracer := &rateLimitQueries{}
-	pool := rateLimitPool(t, env.URL, func(c *pgxpool.Config) { c.MaxConns = 1; c.ConnConfig.Tracer = tracer })
+	tracer := &statementCounter{}
+	pool := testPool(t, env.URL, func(c *pgxpool.Config) { c.MaxConns = 1; c.ConnConfig.Tracer = tracer })
 	b := grelpostgres.NewRateLimitBackend(pool, env.Schema)
 	ctx := context.Background()
 	for _, p := range []grelratelimit.Policy{
@@ -150,7 +116,7 @@ func TestRateLimitOneStatement(t *testing.T) {
 // Sweep deletes the rows of idle keys and only those.
 func TestRateLimitSweep(t *testing.T) {
 	env := rateLimitEnv(t)
-	pool := rateLimitPool(t, env.URL)
+	pool := testPool(t, env.URL)
 	b := grelpostgres.NewRateLimitBackend(pool, env.Schema)
 	ctx := context.Background()
 	short := grelratelimit.Policy{Algorithm: grelratelimit.TokenBucket, Limit: 5, Interval: 10 * time.Millisecond}
@@ -179,51 +145,14 @@ func TestRateLimitSweep(t *testing.T) {
 // accepts and never answers: each degradation does what it says and no
 // decision outlives the call timeout.
 func TestRateLimitStoreDown(t *testing.T) {
-	closed := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr
-	}()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { silent.Close() })
 	const timeout = 200 * time.Millisecond
-	modes := map[grelratelimit.Degradation]grelratelimit.Mode{
-		grelratelimit.FailOpen: grelratelimit.ModeFailOpen, grelratelimit.FailClosed: grelratelimit.ModeFailClosed,
-		grelratelimit.FallbackLocal: grelratelimit.ModeLocal,
-	}
-	want := map[grelratelimit.Degradation][]bool{
-		grelratelimit.FailOpen:      {true, true, true},
-		grelratelimit.FailClosed:    {false, false, false},
-		grelratelimit.FallbackLocal: {true, true, false},
-	}
-	for server, addr := range map[string]string{"closed": closed, "silent": silent.Addr().String()} {
-		pool := rateLimitPool(t, "postgres://postgres@"+addr+"/test?sslmode=disable&connect_timeout=5")
+	for server, addr := range map[string]string{"closed": providertest.ClosedPort(t), "silent": providertest.SilentServer(t)} {
+		pool := testPool(t, "postgres://postgres@"+addr+"/test?sslmode=disable&connect_timeout=5")
 		b := grelpostgres.NewRateLimitBackend(pool, "public")
-		for d, mode := range modes {
-			t.Run(server+"/"+string(d), func(t *testing.T) {
-				l, err := grelratelimit.New("down", b, grelratelimit.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))),
-					grelratelimit.WithBurst(2), grelratelimit.WithRate(1), grelratelimit.WithPeriod(time.Hour),
-					grelratelimit.WithDegradation(d), grelratelimit.WithTimeout(timeout), grelratelimit.WithProbeInterval(0))
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, allowed := range want[d] {
-					start := time.Now()
-					r, err := l.Allow(context.Background(), "k")
-					if elapsed := time.Since(start); elapsed > timeout+150*time.Millisecond {
-						t.Errorf("call %d took %v, past the %v timeout", i, elapsed, timeout)
-					}
-					if err != nil || r.Allowed != allowed || r.Mode != mode {
-						t.Errorf("call %d: %+v, %v; want allowed %v in mode %v", i, r, err, allowed, mode)
-					}
-				}
+		for _, want := range providertest.DownAnswers {
+			t.Run(server+"/"+string(want.Degradation), func(t *testing.T) {
+				l := providertest.DownLimiter(t, "down", b, want.Degradation, timeout)
+				providertest.CheckDownCalls(t, l, want, timeout, 150*time.Millisecond)
 				if err := l.Reset(context.Background(), "k"); err == nil {
 					t.Error("Reset on a down store succeeded")
 				}
@@ -236,7 +165,7 @@ func TestRateLimitStoreDown(t *testing.T) {
 // instance name, with the table created by the provider's migration.
 func TestRateLimitBackendsModule(t *testing.T) {
 	env := testenv.Postgres(t)
-	pool := rateLimitPool(t, env.URL)
+	pool := testPool(t, env.URL)
 	var l *grelratelimit.Limiter
 	app := fxtest.New(t,
 		fx.Supply(grelconfig.NewRegistry(grelconfig.Map(map[string]string{"GREL_POSTGRES_SCHEMA": env.Schema}))),
