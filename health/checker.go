@@ -688,26 +688,37 @@ func (e *entry) publish(o *outcome, r *run, abandoned bool) *outcome {
 }
 
 // report logs a new result and calls the listeners when the status changed.
+// A failure is news once: the run that turns a check to failing is logged at
+// warn (a panic at error) with its full error; while it keeps failing, each
+// run is logged at debug, with its error; the run that passes again at info.
+// So a check down for an hour logs two lines above debug per replica, not one
+// per TTL.
 func (e *entry) report(prev, o *outcome) {
 	before := StatusUnknown
 	if prev != nil {
 		before = prev.Status
 	}
+	stillFailing := before == StatusFail
 	took := zap.Duration(grellog.FieldDuration, o.Duration)
 	op := zap.String(grellog.FieldOp, "check")
-	var pe *PanicError
+	var pe, prevPanic *PanicError
+	wasPanicking := stillFailing && errors.As(prev.Err, &prevPanic)
 	switch {
-	case o.Err == nil && before == StatusFail:
+	case o.Err == nil && stillFailing:
 		e.log.Info("health check recovered", op, took, zap.String(grellog.FieldState, string(StatusPass)))
 	case o.Err == nil:
 		e.log.Debug("health check passed", op, took)
 	case errors.Is(o.Err, ErrStopped):
 		e.log.Debug("health check not run: checker stopped", op)
-	case errors.Is(o.Err, ErrStillRunning) && prev != nil && (errors.Is(prev.Err, ErrTimeout) || errors.Is(prev.Err, ErrStillRunning)):
-		// The timeout was logged at warn already; do not repeat it per TTL.
+	case errors.Is(o.Err, ErrStillRunning) && stillFailing:
+		// The timeout was logged when the check turned to failing.
 		e.log.Debug("health check still running after its timeout", op, took, zap.Error(o.Err))
-	case errors.As(o.Err, &pe):
+	case errors.As(o.Err, &pe) && !wasPanicking:
+		// A panic is a bug: logged at error, with its stack, when the
+		// check starts panicking (also after failing otherwise).
 		e.log.Error("health check panicked", op, took, zap.Error(o.Err), zap.ByteString("stack", pe.Stack))
+	case stillFailing:
+		e.log.Debug("health check still failing", op, took, zap.Error(o.Err), zap.String(grellog.FieldState, string(StatusFail)))
 	default:
 		e.log.Warn("health check failed", op, took, zap.Error(o.Err), zap.String(grellog.FieldState, string(StatusFail)))
 	}

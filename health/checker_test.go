@@ -428,6 +428,11 @@ func TestPanicRecovered(t *testing.T) {
 	if !errors.Is(res.Err, boom) || res.Err.Error() != "grelhealth: check panicked: boom" {
 		t.Fatalf("panic(error) result: %v", res.Err)
 	}
+	// A run logs after handing its result to the callers; Stop waits for
+	// the runs, and so for their logs.
+	if err := c.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	entries := logs.FilterMessage("health check panicked").All()
 	if len(entries) != 2 || entries[0].Level != zapcore.ErrorLevel || entries[0].ContextMap()["stack"] == nil {
 		t.Fatalf("panic logs: %+v", entries)
@@ -560,34 +565,38 @@ func TestStatusListener(t *testing.T) {
 // TestFailuresLogged: the full error reaches the log with the standard
 // fields even though the public body withholds it.
 func TestFailuresLogged(t *testing.T) {
-	log, logs := observed(zapcore.InfoLevel)
-	c := newChecker(t, grelhealth.WithLogger(log), grelhealth.WithTTL(0))
-	var ok atomic.Bool
-	mustRegister(t, c, grelhealth.Check{Name: "db", Func: func(context.Context) error {
-		if ok.Load() {
-			return nil
+	synctest.Test(t, func(t *testing.T) {
+		log, logs := observed(zapcore.InfoLevel)
+		c := newChecker(t, grelhealth.WithLogger(log), grelhealth.WithTTL(0))
+		var ok atomic.Bool
+		mustRegister(t, c, grelhealth.Check{Name: "db", Func: func(context.Context) error {
+			if ok.Load() {
+				return nil
+			}
+			return errors.New("password authentication failed for user app")
+		}})
+		h := mux(grelhealth.NewHandler(c))
+		rec := serve(h, http.MethodGet, "/healthz")
+		if strings.Contains(rec.Body.String(), "password") {
+			t.Fatalf("the public body holds the error: %s", rec.Body)
 		}
-		return errors.New("password authentication failed for user app")
-	}})
-	h := mux(grelhealth.NewHandler(c))
-	rec := serve(h, http.MethodGet, "/healthz")
-	if strings.Contains(rec.Body.String(), "password") {
-		t.Fatalf("the public body holds the error: %s", rec.Body)
-	}
-	failed := logs.FilterMessage("health check failed").All()
-	if len(failed) != 1 || failed[0].Level != zapcore.WarnLevel {
-		t.Fatalf("failure logs: %+v", failed)
-	}
-	fields := failed[0].ContextMap()
-	if fields[grellog.FieldPattern] != "health" || fields[grellog.FieldName] != "db" || fields[grellog.FieldOp] != "check" ||
-		fields[grellog.FieldError] != "password authentication failed for user app" || fields[grellog.FieldDuration] == nil {
-		t.Fatalf("failure log fields: %v", fields)
-	}
-	ok.Store(true)
-	serve(h, http.MethodGet, "/healthz")
-	if n := logs.FilterMessage("health check recovered").Len(); n != 1 {
-		t.Fatalf("recovery logs: %d", n)
-	}
+		synctest.Wait() // a run logs after handing its result to the callers
+		failed := logs.FilterMessage("health check failed").All()
+		if len(failed) != 1 || failed[0].Level != zapcore.WarnLevel {
+			t.Fatalf("failure logs: %+v", failed)
+		}
+		fields := failed[0].ContextMap()
+		if fields[grellog.FieldPattern] != "health" || fields[grellog.FieldName] != "db" || fields[grellog.FieldOp] != "check" ||
+			fields[grellog.FieldError] != "password authentication failed for user app" || fields[grellog.FieldDuration] == nil {
+			t.Fatalf("failure log fields: %v", fields)
+		}
+		ok.Store(true)
+		serve(h, http.MethodGet, "/healthz")
+		synctest.Wait()
+		if n := logs.FilterMessage("health check recovered").Len(); n != 1 {
+			t.Fatalf("recovery logs: %d", n)
+		}
+	})
 }
 
 func TestBackgroundRuns(t *testing.T) {
@@ -742,4 +751,71 @@ func TestReadyAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { _, _ = c.Ready(ctx) }); n != 0 {
 		t.Fatalf("Ready allocates %v per call", n)
 	}
+}
+
+// TestFailureLogTransitions: a failing check is logged at warn (a panic at
+// error) when it turns to failing, at debug with its error on each run while
+// it keeps failing, and at info when it recovers; one line per run.
+func TestFailureLogTransitions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log, logs := observed(zapcore.DebugLevel)
+		c := newChecker(t, grelhealth.WithLogger(log), grelhealth.WithTTL(0))
+		var next atomic.Value // what the next run does
+		mustRegister(t, c, grelhealth.Check{Name: "db", Timeout: time.Second, Func: func(ctx context.Context) error {
+			switch v := next.Load().(string); v {
+			case "pass":
+				return nil
+			case "panic":
+				panic("nil map write")
+			case "hang":
+				<-ctx.Done()
+				return ctx.Err()
+			default:
+				return errors.New(v)
+			}
+		}})
+		steps := []struct {
+			run     string // pass, panic, hang, or the error text
+			level   zapcore.Level
+			message string
+			err     string // substring of the logged error; "" for none
+		}{
+			{"pass", zapcore.DebugLevel, "health check passed", ""},
+			{"connection refused", zapcore.WarnLevel, "health check failed", "connection refused"},
+			{"connection refused", zapcore.DebugLevel, "health check still failing", "connection refused"},
+			{"auth failed", zapcore.DebugLevel, "health check still failing", "auth failed"},
+			{"pass", zapcore.InfoLevel, "health check recovered", ""},
+			{"pass", zapcore.DebugLevel, "health check passed", ""},
+			{"panic", zapcore.ErrorLevel, "health check panicked", "nil map write"},
+			{"panic", zapcore.DebugLevel, "health check still failing", "nil map write"},
+			{"pass", zapcore.InfoLevel, "health check recovered", ""},
+			{"refused", zapcore.WarnLevel, "health check failed", "refused"},
+			{"panic", zapcore.ErrorLevel, "health check panicked", "nil map write"}, // a new kind of failure: a bug
+			{"hang", zapcore.DebugLevel, "health check still failing", "timed out"},
+			{"pass", zapcore.InfoLevel, "health check recovered", ""},
+			{"hang", zapcore.WarnLevel, "health check failed", "timed out"},
+		}
+		for i, st := range steps {
+			next.Store(st.run)
+			before := logs.Len()
+			if _, err := c.Check(t.Context(), "db"); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait() // the run's goroutine has logged
+			got := logs.All()[before:]
+			if len(got) != 1 {
+				t.Fatalf("step %d (%s): %d log lines, want 1: %+v", i, st.run, len(got), got)
+			}
+			if got[0].Level != st.level || got[0].Message != st.message {
+				t.Fatalf("step %d (%s): logged %s %q, want %s %q", i, st.run, got[0].Level, got[0].Message, st.level, st.message)
+			}
+			fields := got[0].ContextMap()
+			if msg, _ := fields[grellog.FieldError].(string); !strings.Contains(msg, st.err) || (st.err == "") != (fields[grellog.FieldError] == nil) {
+				t.Fatalf("step %d (%s): error field %v, want %q", i, st.run, fields[grellog.FieldError], st.err)
+			}
+			if fields[grellog.FieldName] != "db" || fields[grellog.FieldPattern] != "health" {
+				t.Fatalf("step %d: fields %v", i, fields)
+			}
+		}
+	})
 }

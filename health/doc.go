@@ -27,8 +27,11 @@
 //     the stack in the log).
 //   - Non-critical checks never make the service unready; their failures
 //     show in /healthz (status "warn").
-//   - Every failed run is logged server-side with its full error (warn; a
-//     panic at error), whatever the HTTP caller is allowed to see.
+//   - Failures reach the server's log with their full error, whatever the
+//     HTTP caller is allowed to see: the run that turns a check to failing
+//     at warn (a panic at error, with its stack), each further failing run
+//     at debug, the recovery at info. A check that stays down does not
+//     repeat a warning per TTL.
 //   - [Checker.Drain] turns /readyz to 503 at once and then waits the drain
 //     delay; [Module] runs it on stop before the servers of [DrainGroup]
 //     stop, and stops the Checker after them.

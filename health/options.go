@@ -51,9 +51,10 @@ func WithRegistry(r *grelconfig.Registry) Option {
 	return func(o *options) { o.registry = r }
 }
 
-// WithLogger sets the logger. Failed runs are logged at warn with the full
-// error, recoveries and draining at info, panics at error with the stack,
-// every run at debug. The default is zap.NewNop().
+// WithLogger sets the logger. A check turning to failing is logged at warn
+// with the full error (a panic at error, with the stack), each further run
+// that still fails at debug with its error, the recovery and draining at
+// info, a passing run at debug. The default is zap.NewNop().
 func WithLogger(l *zap.Logger) Option {
 	return func(o *options) { o.logger = l }
 }
