@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -317,8 +318,10 @@ func aggregate(results []Result, draining bool) Status {
 }
 
 // Ready reports whether the service is ready: not draining and every
-// critical check passes. It allocates nothing when the results are cached.
-// It returns ctx.Err() when ctx ends first.
+// critical check passes. It reports false as soon as one critical check
+// fails, without waiting for the others (their runs go on and are cached).
+// It allocates nothing when the results are cached. It returns ctx.Err()
+// when ctx ends first.
 func (c *Checker) Ready(ctx context.Context) (bool, error) {
 	if c.draining.Load() {
 		return false, nil
@@ -326,24 +329,95 @@ func (c *Checker) Ready(ctx context.Context) (bool, error) {
 	return passAll(ctx, c.set.Load().ready)
 }
 
-// Live reports whether every critical liveness check passes.
+// Live reports whether every critical liveness check passes, answering
+// false as soon as one fails, like [Checker.Ready].
 func (c *Checker) Live(ctx context.Context) (bool, error) {
 	return passAll(ctx, c.set.Load().live)
 }
 
 // passAll starts every expired check of list concurrently, then reports
-// false as soon as one fails.
+// false as soon as one fails: a failing cached result answers at once, and
+// otherwise the results are taken in the order they arrive, not in name
+// order, so a slow passing check never delays the answer of a failing one.
+// It reports true when every result is in and passes. It allocates nothing
+// when every result is cached.
 func passAll(ctx context.Context, list []*entry) (bool, error) {
 	now := time.Now()
 	for _, e := range list {
 		e.trigger(now)
 	}
+	pending := 0
 	for _, e := range list {
-		o, err := e.await(ctx, now)
-		if err != nil {
-			return false, err
+		o := e.last.Load()
+		switch {
+		case !o.fresh(now):
+			pending++
+		case o.Status != StatusPass:
+			return false, nil
 		}
-		if o.Status != StatusPass {
+	}
+	if pending == 0 {
+		return true, nil
+	}
+	if pending == 1 {
+		// One result to wait for (the others are in and pass): no need to
+		// watch several runs at once.
+		for _, e := range list {
+			o, err := e.await(ctx, now)
+			if err != nil {
+				return false, err
+			}
+			if o.Status != StatusPass {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	return passFirst(ctx, list, now, pending)
+}
+
+// passFirst is passAll when several results are still to come: it waits on
+// all of them at once and looks at each as it arrives. Waiting cancels
+// nothing shared: the runs go on for the other callers when it returns.
+func passFirst(ctx context.Context, list []*entry, now time.Time, pending int) (bool, error) {
+	cases := make([]reflect.SelectCase, 1, pending+1)
+	cases[0] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}
+	type waiting struct {
+		e *entry
+		r *run // nil: the run has settled; ask e again once its goroutine ends
+	}
+	waits := make([]waiting, 0, pending)
+	// watch reports whether e has a result that fails; when it has none yet,
+	// it adds the run to wait for.
+	watch := func(e *entry) bool {
+		o, r, wait := e.next(now)
+		if o != nil {
+			return o.Status != StatusPass
+		}
+		waits = append(waits, waiting{e: e, r: r})
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(wait)})
+		return false
+	}
+	for _, e := range list {
+		if watch(e) {
+			return false, nil
+		}
+	}
+	for len(waits) > 0 {
+		i, _, _ := reflect.Select(cases)
+		if i == 0 {
+			return false, ctx.Err()
+		}
+		w := waits[i-1]
+		cases = slices.Delete(cases, i, i+1)
+		waits = slices.Delete(waits, i-1, i)
+		if w.r != nil {
+			if w.r.res.Status != StatusPass {
+				return false, nil
+			}
+			continue
+		}
+		if watch(w.e) {
 			return false, nil
 		}
 	}
@@ -552,47 +626,58 @@ func (e *entry) trigger(now time.Time) {
 // ctx.Err() when ctx ends first, leaving the run to the other callers.
 func (e *entry) await(ctx context.Context, now time.Time) (*outcome, error) {
 	for {
-		if o := e.last.Load(); o.fresh(now) {
+		o, r, wait := e.next(now)
+		if o != nil {
 			return o, nil
 		}
-		e.mu.Lock()
-		if o := e.last.Load(); o.fresh(now) {
-			e.mu.Unlock()
-			return o, nil
-		}
-		r := e.running
-		switch {
-		case r == nil:
-			if r = e.startLocked(); r == nil {
-				e.mu.Unlock()
-				return e.publish(e.newOutcome(time.Now(), 0, nil, ErrStopped), nil, false), nil
-			}
-		case r.abandoned:
-			// The previous run timed out and its function has not
-			// returned: do not pile a second one on it; say so.
-			e.mu.Unlock()
-			t := time.Now()
-			return e.publish(e.newOutcome(t, t.Sub(r.start), nil, ErrStillRunning), nil, false), nil
-		case r.settled:
-			// The run has finished but its goroutine is still calling the
-			// listeners, and its result has already expired (a TTL shorter
-			// than the listeners): wait for it to end, then run again.
-			e.mu.Unlock()
-			select {
-			case <-r.exited:
-				continue
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		e.mu.Unlock()
 		select {
-		case <-r.done:
-			return r.res, nil
+		case <-wait:
+			if r != nil {
+				return r.res, nil
+			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// next is one step of await that never blocks. It returns a result no older
+// than the TTL at now when there is one (starting no run, or publishing the
+// result of a run that cannot start), or else a channel to wait on: when r
+// is not nil, wait is r.done and the result is r.res once it is closed; when
+// r is nil, wait closes when the goroutine of a settled run ends, and next
+// must be asked again.
+func (e *entry) next(now time.Time) (o *outcome, r *run, wait <-chan struct{}) {
+	if o := e.last.Load(); o.fresh(now) {
+		return o, nil, nil
+	}
+	e.mu.Lock()
+	if o := e.last.Load(); o.fresh(now) {
+		e.mu.Unlock()
+		return o, nil, nil
+	}
+	r = e.running
+	switch {
+	case r == nil:
+		if r = e.startLocked(); r == nil {
+			e.mu.Unlock()
+			return e.publish(e.newOutcome(time.Now(), 0, nil, ErrStopped), nil, false), nil, nil
+		}
+	case r.abandoned:
+		// The previous run timed out and its function has not returned:
+		// do not pile a second one on it; say so.
+		e.mu.Unlock()
+		t := time.Now()
+		return e.publish(e.newOutcome(t, t.Sub(r.start), nil, ErrStillRunning), nil, false), nil, nil
+	case r.settled:
+		// The run has finished but its goroutine is still calling the
+		// listeners, and its result has already expired (a TTL shorter than
+		// the listeners): wait for it to end, then run again.
+		e.mu.Unlock()
+		return nil, nil, r.exited
+	}
+	e.mu.Unlock()
+	return nil, r, r.done
 }
 
 // startLocked starts a run; e.mu is held. It returns nil when the checker

@@ -819,3 +819,111 @@ func TestFailureLogTransitions(t *testing.T) {
 		}
 	})
 }
+
+// TestReadyAnswersAtFirstFailure: /readyz (Ready, Live) answers 503 as soon
+// as one critical check fails, whatever its place in name order, and waits
+// for the slowest check only when every one passes. The runs it stops
+// waiting for go on and cache their result.
+func TestReadyAnswersAtFirstFailure(t *testing.T) {
+	down := errors.New("down")
+	type check struct {
+		name     string
+		took     time.Duration
+		err      error
+		liveness bool
+		ttl      time.Duration // 0: the checker's (an hour here)
+	}
+	tests := []struct {
+		name    string
+		checks  []check
+		primed  bool   // one Ready call first (caches the checks with a TTL)
+		call    string // "ready", "live" or "readyz"
+		want    bool
+		wantAt  time.Duration
+		wantRun map[string]int64 // runs per check once every run has ended
+	}{
+		{"slow pass sorted first, instant failure", []check{{"a", time.Second, nil, false, 0}, {"b", 0, down, false, 0}},
+			false, "ready", false, 0, map[string]int64{"a": 1, "b": 1}},
+		{"the failure comes before the slow pass", []check{{"a", time.Second, nil, false, 0}, {"b", 200 * time.Millisecond, down, false, 0}},
+			false, "ready", false, 200 * time.Millisecond, map[string]int64{"a": 1, "b": 1}},
+		{"the first of two failures", []check{{"a", time.Second, down, false, 0}, {"b", 300 * time.Millisecond, down, false, 0}, {"c", 0, nil, false, 0}},
+			false, "ready", false, 300 * time.Millisecond, map[string]int64{"a": 1, "b": 1, "c": 1}},
+		{"every check passes: the slowest", []check{{"a", time.Second, nil, false, 0}, {"b", 200 * time.Millisecond, nil, false, 0}, {"c", 0, nil, false, 0}},
+			false, "ready", true, time.Second, map[string]int64{"a": 1, "b": 1, "c": 1}},
+		{"a cached failure answers at once", []check{{"a", time.Second, nil, false, time.Second}, {"b", 100 * time.Millisecond, down, false, 0}},
+			true, "ready", false, 0, map[string]int64{"a": 2, "b": 1}},
+		{"liveness", []check{{"a", time.Second, nil, true, 0}, {"b", 100 * time.Millisecond, down, true, 0}, {"c", 0, down, false, 0}},
+			false, "live", false, 100 * time.Millisecond, map[string]int64{"a": 1, "b": 1, "c": 0}},
+		{"the /readyz handler", []check{{"a", time.Second, nil, false, 0}, {"b", 0, down, false, 0}},
+			false, "readyz", false, 0, map[string]int64{"a": 1, "b": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newChecker(t, grelhealth.WithTTL(time.Hour))
+				runs := map[string]*atomic.Int64{}
+				for _, ch := range tt.checks {
+					n := &atomic.Int64{}
+					runs[ch.name] = n
+					check := countingCheck(ch.name, n, ch.took, ch.err)
+					check.TTL = ch.ttl
+					register := c.Register
+					if ch.liveness {
+						register = c.RegisterLiveness
+					}
+					if err := register(check); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if tt.primed {
+					_, _ = c.Ready(t.Context())
+					time.Sleep(2 * time.Second) // every run has ended; a (TTL 1s) has expired
+				}
+				start := time.Now()
+				var got bool
+				var err error
+				switch tt.call {
+				case "ready":
+					got, err = c.Ready(t.Context())
+				case "live":
+					got, err = c.Live(t.Context())
+				case "readyz":
+					rec := serve(grelhealth.NewHandler(c).Readyz(), http.MethodGet, "/readyz")
+					got = rec.Code == http.StatusOK
+				}
+				if err != nil || got != tt.want || time.Since(start) != tt.wantAt {
+					t.Fatalf("%s = %v, %v after %v; want %v after %v", tt.call, got, err, time.Since(start), tt.want, tt.wantAt)
+				}
+				time.Sleep(2 * time.Second) // the runs it did not wait for end and are cached
+				synctest.Wait()
+				for name, want := range tt.wantRun {
+					if n := runs[name].Load(); n != want {
+						t.Errorf("%s ran %d times, want %d", name, n, want)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestReadyCallerGoneWhileWaiting: a caller waiting on several runs stops
+// at its ctx, the runs go on for the others.
+func TestReadyCallerGoneWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newChecker(t, grelhealth.WithTTL(time.Hour))
+		var a, b atomic.Int64
+		mustRegister(t, c, countingCheck("a", &a, time.Second, nil), countingCheck("b", &b, 2*time.Second, nil))
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if ok, err := c.Ready(ctx); ok || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 500*time.Millisecond {
+			t.Fatalf("Ready = %v, %v after %v", ok, err, time.Since(start))
+		}
+		if ok, err := c.Ready(t.Context()); !ok || err != nil || time.Since(start) != 2*time.Second {
+			t.Fatalf("second Ready = %v, %v after %v, want true after the shared runs, at 2s", ok, err, time.Since(start))
+		}
+		if a.Load() != 1 || b.Load() != 1 {
+			t.Fatalf("runs a=%d b=%d, want one each", a.Load(), b.Load())
+		}
+	})
+}

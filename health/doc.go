@@ -16,7 +16,10 @@
 //     serving cached results is lock-free and allocation-free
 //     ([Checker.Ready]).
 //   - The checks of one request run concurrently; one request waits for the
-//     slowest of them, never for their sum.
+//     slowest of them, never for their sum. [Checker.Ready] and
+//     [Checker.Live] (the /readyz and /livez probes) answer false as soon as
+//     one critical check fails, whichever it is, without waiting for the
+//     others.
 //   - A caller whose context ends stops waiting (ctx.Err()) without
 //     canceling the run that other callers share.
 //   - A run is bounded by its timeout: its context is canceled at the
