@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
@@ -23,20 +22,6 @@ import (
 	"github.com/grelmicro/grelmicro-go/patterns/breaker/breakertest"
 )
 
-func breakerClient(t testing.TB, url string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.ContextTimeoutEnabled = true
-	opts.DisableIdentity = true
-	opts.MaxRetries = -1 // a down store fails at once; the breaker decides locally
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func breakerNoEnv() grelbreaker.Option {
 	return grelbreaker.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil)))
 }
@@ -44,33 +29,16 @@ func breakerNoEnv() grelbreaker.Option {
 func TestBreakerConformance(t *testing.T) {
 	breakertest.Run(t, func(t *testing.T) grelbreaker.Backend {
 		env := testenv.Redis(t)
-		return grelredis.NewBreakerBackend(breakerClient(t, env.URL), grelredis.WithBreakerPrefix(env.Prefix))
+		return grelredis.NewBreakerBackend(testClient(t, env.URL, noRetries), grelredis.WithBreakerPrefix(env.Prefix))
 	})
-}
-
-type breakerCommands struct {
-	n    atomic.Int64
-	last atomic.Value
-}
-
-func (h *breakerCommands) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *breakerCommands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		h.last.Store(cmd.Name())
-		return next(ctx, cmd)
-	}
-}
-func (h *breakerCommands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // Every operation is one EVALSHA; after SCRIPT FLUSH, one NOSCRIPT answer
 // and one EVAL. The state keys expire, except a forced-open one.
 func TestBreakerOneRoundTrip(t *testing.T) {
 	env := testenv.Redis(t)
-	client := breakerClient(t, env.URL)
-	hook := &breakerCommands{}
+	client := testClient(t, env.URL, noRetries)
+	hook := &commandCounter{}
 	client.AddHook(hook)
 	b := grelredis.NewBreakerBackend(client, grelredis.WithBreakerPrefix(env.Prefix))
 	ctx := context.Background()
@@ -130,8 +98,8 @@ func TestBreakerOneRoundTrip(t *testing.T) {
 // while its local copy is fresh: the record.
 func TestBreakerCallRoundTrips(t *testing.T) {
 	env := testenv.Redis(t)
-	client := breakerClient(t, env.URL)
-	hook := &breakerCommands{}
+	client := testClient(t, env.URL, noRetries)
+	hook := &commandCounter{}
 	client.AddHook(hook)
 	backend := grelredis.NewBreakerBackend(client, grelredis.WithBreakerPrefix(env.Prefix))
 	if err := backend.Preload(context.Background()); err != nil {
@@ -163,7 +131,7 @@ func TestBreakerTwoProcesses(t *testing.T) {
 	const staleness = 300 * time.Millisecond
 	newBreaker := func(t *testing.T, shared string) *grelbreaker.Breaker {
 		url, prefix, _ := strings.Cut(shared, " ")
-		b, err := grelbreaker.New("shared", grelredis.NewBreakerBackend(breakerClient(t, url), grelredis.WithBreakerPrefix(prefix)),
+		b, err := grelbreaker.New("shared", grelredis.NewBreakerBackend(testClient(t, url, noRetries), grelredis.WithBreakerPrefix(prefix)),
 			breakerNoEnv(), grelbreaker.WithFailureThreshold(2), grelbreaker.WithOpenDuration(time.Minute),
 			grelbreaker.WithStaleness(staleness), grelbreaker.WithStoreTimeout(time.Second))
 		if err != nil {
@@ -263,7 +231,7 @@ func TestBreakerTwoProcesses(t *testing.T) {
 // it is back, the breaker is back on the shared state.
 func TestBreakerStoreDown(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	backend := grelredis.NewBreakerBackend(breakerClient(t, srv.URL))
+	backend := grelredis.NewBreakerBackend(testClient(t, srv.URL, noRetries))
 	var degraded atomic.Int64
 	b, err := grelbreaker.New("flaky", backend, breakerNoEnv(), grelbreaker.WithFailureThreshold(2),
 		grelbreaker.WithStaleness(0), grelbreaker.WithStoreTimeout(500*time.Millisecond),
@@ -313,7 +281,7 @@ func TestBreakerStoreDown(t *testing.T) {
 // BreakerBackends offers Redis to grelbreaker.Module.
 func TestBreakerBackendsModule(t *testing.T) {
 	env := testenv.Redis(t)
-	client := breakerClient(t, env.URL)
+	client := testClient(t, env.URL, noRetries)
 	var b *grelbreaker.Breaker
 	app := fxtest.New(t,
 		grelredis.FromClient("", client),

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
@@ -18,24 +16,11 @@ import (
 	grellocktest "github.com/grelmicro/grelmicro-go/patterns/lock/locktest"
 )
 
-func lockClient(t testing.TB, url string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.ContextTimeoutEnabled = true
-	opts.DisableIdentity = true
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func TestLockConformance(t *testing.T) {
 	grellocktest.Run(t, grellocktest.PerTest(func(t *testing.T) func() grellock.Backend {
 		env := testenv.Redis(t)
 		return func() grellock.Backend {
-			return grelredis.NewLockBackend(lockClient(t, env.URL), grelredis.WithLockPrefix(env.Prefix))
+			return grelredis.NewLockBackend(testClient(t, env.URL), grelredis.WithLockPrefix(env.Prefix))
 		}
 	}))
 }
@@ -44,7 +29,7 @@ func TestLockConformance(t *testing.T) {
 func openShared(t *testing.T) func(string) (grellock.Backend, error) {
 	return func(shared string) (grellock.Backend, error) {
 		url, prefix, _ := strings.Cut(shared, " ")
-		return grelredis.NewLockBackend(lockClient(t, url), grelredis.WithLockPrefix(prefix)), nil
+		return grelredis.NewLockBackend(testClient(t, url), grelredis.WithLockPrefix(prefix)), nil
 	}
 }
 
@@ -72,7 +57,7 @@ func TestLeaderFailoverProcesses(t *testing.T) {
 // scripts reloaded after NOSCRIPT).
 func TestLockRedisRestart(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	client := lockClient(t, srv.URL)
+	client := testClient(t, srv.URL)
 	b := grelredis.NewLockBackend(client)
 	const lease = 2 * time.Second
 	l, err := grellock.New("restart", b, grellocktest.NoEnv(), grellock.WithLeaseDuration(lease), grellock.WithAutoRenew(true))
@@ -138,29 +123,12 @@ func TestLockRedisRestart(t *testing.T) {
 	}
 }
 
-// countHook counts the commands sent to Redis.
-type countHook struct{ n atomic.Int64 }
-
-func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // Every operation is one command (EVALSHA) once the scripts are cached. A
 // private server: the test flushes its script cache.
 func TestLockOneRoundTrip(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	client := lockClient(t, srv.URL)
-	hook := &countHook{}
+	client := testClient(t, srv.URL)
+	hook := &commandCounter{}
 	client.AddHook(hook)
 	b := grelredis.NewLockBackend(client)
 	ctx := context.Background()
@@ -216,7 +184,7 @@ func TestLockOneRoundTrip(t *testing.T) {
 // instance name.
 func TestLockBackendsModule(t *testing.T) {
 	env := testenv.Redis(t)
-	client := lockClient(t, env.URL)
+	client := testClient(t, env.URL)
 	name := grellocktest.LockName(t)
 	key := grelredis.DefaultLockPrefix + name
 	t.Cleanup(func() { _ = client.Del(context.Background(), key) })

@@ -18,6 +18,7 @@ import (
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
 
@@ -60,20 +61,7 @@ func TestModuleDefaultAndNamed(t *testing.T) {
 	if !slices.Equal(names, []string{"", "cache"}) {
 		t.Errorf("instances = %q", names)
 	}
-	var checks []string
-	for _, c := range g.Checks {
-		checks = append(checks, c.Name)
-		if c.NonCritical {
-			t.Errorf("check %s is not critical", c.Name)
-		}
-		if err := c.Func(context.Background()); err != nil {
-			t.Errorf("check %s: %v", c.Name, err)
-		}
-	}
-	slices.Sort(checks)
-	if !slices.Equal(checks, []string{"redis", "redis:cache"}) {
-		t.Errorf("checks = %q", checks)
-	}
+	providertest.RequireChecks(t, g.Checks, "redis", "redis:cache")
 	ctx := context.Background()
 	key := env.Prefix + "db"
 	if err := g.Cache.Set(ctx, key, "1", time.Minute).Err(); err != nil {
@@ -113,24 +101,9 @@ func TestModuleFromClient(t *testing.T) {
 }
 
 func TestModuleDownAtStart(t *testing.T) {
-	addr := silentServer(t)
+	addr := providertest.SilentServer(t)
 	reg := grelconfig.NewRegistry(grelconfig.Map(map[string]string{"REDIS_URL": "redis://:hunter2@" + addr + "/0"}))
-	app := fx.New(fx.NopLogger, fx.Supply(reg), Module, fx.StartTimeout(500*time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
-	defer cancel()
-	begin := time.Now()
-	err := app.Start(ctx)
-	if err == nil {
-		_ = app.Stop(context.Background())
-		t.Fatal("the app started against a silent server")
-	}
-	if took := time.Since(begin); took > 3*time.Second {
-		t.Errorf("start took %s with a 500ms start timeout", took)
-	}
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("start error %q should be ErrUnavailable, name %s and hide the password", err, addr)
-	}
-	_ = app.Stop(context.Background())
+	providertest.ModuleDownAtStart(t, ErrUnavailable, "hunter2", addr, fx.Supply(reg), Module)
 }
 
 func TestModuleConfigError(t *testing.T) {

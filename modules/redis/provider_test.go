@@ -19,18 +19,9 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
-
-func startProvider(t *testing.T, p *Provider) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = p.Stop(context.Background()) })
-}
 
 func TestConnectAndPing(t *testing.T) {
 	env := testenv.Redis(t)
@@ -38,7 +29,7 @@ func TestConnectAndPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	ctx := context.Background()
 	if err := p.Ready(ctx); err != nil {
 		t.Fatalf("Ready: %v", err)
@@ -50,15 +41,7 @@ func TestConnectAndPing(t *testing.T) {
 	if got, err := p.Client().Get(ctx, key).Result(); err != nil || got != "v" {
 		t.Fatalf("Get = %q, %v", got, err)
 	}
-	if err := p.Stop(ctx); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
-	if err := p.Stop(ctx); err != nil {
-		t.Fatalf("second Stop: %v", err)
-	}
-	if err := p.Ready(ctx); !errors.Is(err, ErrStopped) {
-		t.Fatalf("Ready after Stop = %v, want ErrStopped", err)
-	}
+	providertest.RequireStopped(t, p, ErrStopped)
 	if err := p.Client().Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
 		t.Fatalf("owned client after Stop: Ping = %v, want redis.ErrClosed", err)
 	}
@@ -83,7 +66,7 @@ func TestNewReadsVendorVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, named)
+	providertest.Start(t, named)
 	if named.Client() == def.Client() {
 		t.Fatal("the named instance shares the default client")
 	}
@@ -146,48 +129,19 @@ func TestDefaultURLWhenUnset(t *testing.T) {
 }
 
 func TestStartFailsWithinDeadline(t *testing.T) {
-	tests := []struct {
-		name string
-		addr func(t *testing.T) string
-	}{
-		{"closed port", closedPort},
-		{"silent server", silentServer},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			addr := tt.addr(t)
-			p, err := New("", WithURL("redis://:hunter2@"+addr+"/0?dial_timeout=30&read_timeout=30"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = p.Stop(context.Background()) }()
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-			defer cancel()
-			begin := time.Now()
-			err = p.Start(ctx)
-			took := time.Since(begin)
-			if err == nil {
-				t.Fatal("Start succeeded against a dead server")
-			}
-			if took > 2*time.Second {
-				t.Errorf("Start took %s, past its 300ms deadline", took)
-			}
-			var ce *ConnectError
-			if !errors.As(err, &ce) || !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("error %T %v is not a *ConnectError", err, err)
-			}
-			msg := err.Error()
-			if !strings.Contains(msg, addr) || strings.Contains(msg, "hunter2") {
-				t.Errorf("error %q should name %s and not the password", msg, addr)
-			}
-		})
-	}
+	providertest.StartFailsWithinDeadline[*ConnectError](t, ErrUnavailable, "hunter2", func(t *testing.T, addr string) providertest.Lifecycle {
+		p, err := New("", WithURL("redis://:hunter2@"+addr+"/0?dial_timeout=30&read_timeout=30"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	})
 }
 
 // A wrapped client that ignores ctx deadlines still cannot hold Start past
 // its ctx.
 func TestStartBoundsAWrappedClient(t *testing.T) {
-	addr := silentServer(t)
+	addr := providertest.SilentServer(t)
 	client := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 20 * time.Second, MaxRetries: -1})
 	p, err := Wrap("legacy", client)
 	if err != nil {
@@ -222,7 +176,7 @@ func TestWrapDoesNotClose(t *testing.T) {
 	if p.Owned() {
 		t.Fatal("a wrapped client is reported owned")
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +194,7 @@ func TestServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	ctx := context.Background()
 	if err := p.Client().Set(ctx, "before", "1", 0).Err(); err != nil {
 		t.Fatal(err)
@@ -253,7 +207,7 @@ func TestServerRestart(t *testing.T) {
 		t.Fatalf("Ready with the server down = %v, want ErrUnavailable", err)
 	}
 	srv.Start()
-	eventually(t, 15*time.Second, "readiness after restart", p.Ready)
+	providertest.Eventually(t, 15*time.Second, "readiness after restart", p.Ready)
 	if err := p.Client().Set(ctx, "after", "2", 0).Err(); err != nil {
 		t.Fatalf("the client does not work after the restart: %v", err)
 	}
@@ -268,7 +222,7 @@ func TestTracing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	if err := p.Client().Set(context.Background(), env.Prefix+"traced", "secret-value", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +244,7 @@ func TestTracing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, plain)
+	providertest.Start(t, plain)
 	before := len(rec.Ended())
 	_ = plain.Client().Ping(context.Background()).Err()
 	if len(rec.Ended()) != before {
@@ -345,7 +299,7 @@ func TestSentinel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = p.Stop(context.Background()) }()
-	eventually(t, 15*time.Second, "start through the sentinel", p.Start)
+	providertest.Eventually(t, 15*time.Second, "start through the sentinel", p.Start)
 	ctx := context.Background()
 	if err := p.Client().Set(ctx, "via-sentinel", "1", 0).Err(); err != nil {
 		t.Fatal(err)
@@ -364,11 +318,11 @@ func TestCluster(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	admin := redis.NewClient(&redis.Options{Addr: addr})
 	defer admin.Close()
-	eventually(t, 10*time.Second, "cluster node up", func(ctx context.Context) error { return admin.Ping(ctx).Err() })
+	providertest.Eventually(t, 10*time.Second, "cluster node up", func(ctx context.Context) error { return admin.Ping(ctx).Err() })
 	if err := admin.Do(context.Background(), "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "cluster state ok", func(ctx context.Context) error {
+	providertest.Eventually(t, 10*time.Second, "cluster state ok", func(ctx context.Context) error {
 		info, err := admin.ClusterInfo(ctx).Result()
 		if err != nil {
 			return err
@@ -385,7 +339,7 @@ func TestCluster(t *testing.T) {
 	if _, ok := p.Client().(*redis.ClusterClient); !ok {
 		t.Fatalf("client is %T, want *redis.ClusterClient", p.Client())
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	ctx := context.Background()
 	for i := range 10 {
 		if err := p.Client().Set(ctx, "k"+strconv.Itoa(i), i, 0).Err(); err != nil {

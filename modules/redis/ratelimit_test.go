@@ -2,41 +2,25 @@ package grelredis_test
 
 import (
 	"context"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 	grelredis "github.com/grelmicro/grelmicro-go/modules/redis"
 	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
 	"github.com/grelmicro/grelmicro-go/patterns/ratelimit/ratelimittest"
 )
 
-func rateLimitClient(t testing.TB, url string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.ContextTimeoutEnabled = true
-	opts.DisableIdentity = true
-	opts.MaxRetries = -1 // a down store fails at once; the limiter decides
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func TestRateLimitConformance(t *testing.T) {
 	ratelimittest.Run(t, func(t *testing.T) grelratelimit.Backend {
 		env := testenv.Redis(t)
-		return grelredis.NewRateLimitBackend(rateLimitClient(t, env.URL), grelredis.WithRateLimitPrefix(env.Prefix))
+		return grelredis.NewRateLimitBackend(testClient(t, env.URL, noRetries), grelredis.WithRateLimitPrefix(env.Prefix))
 	})
 }
 
@@ -50,7 +34,7 @@ func rateLimitShared(t *testing.T) string {
 
 func rateLimitSharedBackend(t *testing.T, shared string) grelratelimit.Backend {
 	url, prefix, _ := strings.Cut(shared, " ")
-	return grelredis.NewRateLimitBackend(rateLimitClient(t, url), grelredis.WithRateLimitPrefix(prefix))
+	return grelredis.NewRateLimitBackend(testClient(t, url, noRetries), grelredis.WithRateLimitPrefix(prefix))
 }
 
 // Four OS processes hammer one key: the permits granted stay within the
@@ -66,30 +50,13 @@ func TestRateLimitProcessesSlidingWindow(t *testing.T) {
 	ratelimittest.RunProcesses(t, ratelimittest.Processes{Shared: rateLimitShared(t), Backend: rateLimitSharedBackend, Config: cfg})
 }
 
-type rateLimitCommands struct {
-	n     atomic.Int64
-	names atomic.Value
-}
-
-func (h *rateLimitCommands) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *rateLimitCommands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		h.names.Store(cmd.Name())
-		return next(ctx, cmd)
-	}
-}
-func (h *rateLimitCommands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
-
 // Every decision is one EVALSHA; after SCRIPT FLUSH, one NOSCRIPT and one
 // EVAL, then one EVALSHA again. State lives under {prefix}{name}:{key}
 // with a TTL no longer than the time to a full limit.
 func TestRateLimitOneRoundTrip(t *testing.T) {
 	env := testenv.Redis(t)
-	client := rateLimitClient(t, env.URL)
-	hook := &rateLimitCommands{}
+	client := testClient(t, env.URL, noRetries)
+	hook := &commandCounter{}
 	client.AddHook(hook)
 	b := grelredis.NewRateLimitBackend(client, grelredis.WithRateLimitPrefix(env.Prefix))
 	ctx := context.Background()
@@ -108,8 +75,8 @@ func TestRateLimitOneRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := hook.n.Load() - before; n != 1 || hook.names.Load() != "evalsha" {
-				t.Errorf("%s decision %d: %d commands (last %v), want one evalsha", p.Algorithm, i, n, hook.names.Load())
+			if n := hook.n.Load() - before; n != 1 || hook.last.Load() != "evalsha" {
+				t.Errorf("%s decision %d: %d commands (last %v), want one evalsha", p.Algorithm, i, n, hook.last.Load())
 			}
 			if !d.Allowed {
 				t.Errorf("%s decision %d refused", p.Algorithm, i)
@@ -133,8 +100,8 @@ func TestRateLimitOneRoundTrip(t *testing.T) {
 	if _, err := b.Decide(ctx, req); err != nil {
 		t.Fatalf("after SCRIPT FLUSH: %v", err)
 	}
-	if n := hook.n.Load() - before; n != 2 || hook.names.Load() != "eval" {
-		t.Errorf("after SCRIPT FLUSH: %d commands (last %v), want evalsha then eval", n, hook.names.Load())
+	if n := hook.n.Load() - before; n != 2 || hook.last.Load() != "eval" {
+		t.Errorf("after SCRIPT FLUSH: %d commands (last %v), want evalsha then eval", n, hook.last.Load())
 	}
 	before = hook.n.Load()
 	if d, err := b.Decide(ctx, req); err != nil || d.Allowed {
@@ -160,7 +127,7 @@ func TestRateLimitOneRoundTrip(t *testing.T) {
 // two decisions the server makes a known time apart agree with that time.
 func TestRateLimitServerClock(t *testing.T) {
 	env := testenv.Redis(t)
-	client := rateLimitClient(t, env.URL)
+	client := testClient(t, env.URL, noRetries)
 	b := grelredis.NewRateLimitBackend(client, grelredis.WithRateLimitPrefix(env.Prefix))
 	ctx := context.Background()
 	p := grelratelimit.Policy{Algorithm: grelratelimit.TokenBucket, Limit: 1, Interval: time.Hour}
@@ -187,21 +154,12 @@ func TestRateLimitServerClock(t *testing.T) {
 // cache) decisions are the store's again.
 func TestRateLimitStoreDown(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	client := rateLimitClient(t, srv.URL)
+	client := testClient(t, srv.URL, noRetries)
 	b := grelredis.NewRateLimitBackend(client)
 	const timeout = 200 * time.Millisecond
-	newLimiter := func(d grelratelimit.Degradation) *grelratelimit.Limiter {
-		l, err := grelratelimit.New("down-"+string(d), b, grelratelimit.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))),
-			grelratelimit.WithBurst(2), grelratelimit.WithRate(1), grelratelimit.WithPeriod(time.Hour),
-			grelratelimit.WithDegradation(d), grelratelimit.WithTimeout(timeout), grelratelimit.WithProbeInterval(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
 	limiters := map[grelratelimit.Degradation]*grelratelimit.Limiter{}
-	for _, d := range []grelratelimit.Degradation{grelratelimit.FailOpen, grelratelimit.FailClosed, grelratelimit.FallbackLocal} {
-		limiters[d] = newLimiter(d)
+	for _, want := range providertest.DownAnswers {
+		limiters[want.Degradation] = providertest.DownLimiter(t, "down-"+string(want.Degradation), b, want.Degradation, timeout)
 	}
 	ctx := context.Background()
 	for _, l := range limiters {
@@ -210,26 +168,8 @@ func TestRateLimitStoreDown(t *testing.T) {
 		}
 	}
 	srv.Stop()
-	want := map[grelratelimit.Degradation][]bool{
-		grelratelimit.FailOpen:      {true, true, true},
-		grelratelimit.FailClosed:    {false, false, false},
-		grelratelimit.FallbackLocal: {true, true, false},
-	}
-	modes := map[grelratelimit.Degradation]grelratelimit.Mode{
-		grelratelimit.FailOpen: grelratelimit.ModeFailOpen, grelratelimit.FailClosed: grelratelimit.ModeFailClosed,
-		grelratelimit.FallbackLocal: grelratelimit.ModeLocal,
-	}
-	for d, l := range limiters {
-		for i, allowed := range want[d] {
-			start := time.Now()
-			r, err := l.Allow(ctx, "k")
-			if elapsed := time.Since(start); elapsed > timeout+100*time.Millisecond {
-				t.Errorf("%s call %d took %v, past the %v timeout", d, i, elapsed, timeout)
-			}
-			if err != nil || r.Allowed != allowed || r.Mode != modes[d] {
-				t.Errorf("%s call %d: %+v, %v; want allowed %v in mode %v", d, i, r, err, allowed, modes[d])
-			}
-		}
+	for _, want := range providertest.DownAnswers {
+		providertest.CheckDownCalls(t, limiters[want.Degradation], want, timeout, 100*time.Millisecond)
 	}
 	srv.Start()
 	for d, l := range limiters {
@@ -243,12 +183,7 @@ func TestRateLimitStoreDown(t *testing.T) {
 // A server that accepts connections and never answers: every decision
 // returns within the call timeout, degraded.
 func TestRateLimitStoreHung(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	client := rateLimitClient(t, "redis://"+ln.Addr().String()+"/0")
+	client := testClient(t, "redis://"+providertest.SilentServer(t)+"/0", noRetries)
 	const timeout = 150 * time.Millisecond
 	l, err := grelratelimit.New("hung", grelredis.NewRateLimitBackend(client), grelratelimit.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))),
 		grelratelimit.WithDegradation(grelratelimit.FailClosed), grelratelimit.WithTimeout(timeout))
@@ -277,7 +212,7 @@ func TestRateLimitStoreHung(t *testing.T) {
 // its instance name.
 func TestRateLimitBackendsModule(t *testing.T) {
 	env := testenv.Redis(t)
-	client := rateLimitClient(t, env.URL)
+	client := testClient(t, env.URL, noRetries)
 	name := "module-" + strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(env.Prefix, "grel:test:"), ":"), ":", "-")
 	t.Cleanup(func() { _ = client.Del(context.Background(), grelredis.DefaultRateLimitPrefix+name+":k") })
 	var l *grelratelimit.Limiter
