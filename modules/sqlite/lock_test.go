@@ -15,40 +15,23 @@ import (
 	grellocktest "github.com/grelmicro/grelmicro-go/patterns/lock/locktest"
 )
 
-// lockDB opens the file as one more client (its own pool).
-func lockDB(t testing.TB, path string) *grelsqlite.DB {
-	t.Helper()
-	cfg := grelsqlite.DefaultConfig()
-	cfg.Path = path
-	db, err := grelsqlite.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
 func lockFile(t testing.TB) string {
 	t.Helper()
 	path := testenv.SQLitePath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := grelsqlite.Migrate(ctx, lockDB(t, path), "", grelsqlite.LockMigration); err != nil {
-		t.Fatal(err)
-	}
+	migrate(t, openDB(t, path), grelsqlite.LockMigration)
 	return path
 }
 
 func TestLockConformance(t *testing.T) {
 	grellocktest.Run(t, grellocktest.PerTest(func(t *testing.T) func() grellock.Backend {
 		path := lockFile(t)
-		return func() grellock.Backend { return grelsqlite.NewLockBackend(lockDB(t, path), "") }
+		return func() grellock.Backend { return grelsqlite.NewLockBackend(openDB(t, path), "") }
 	}))
 }
 
 func openShared(t *testing.T) func(string) (grellock.Backend, error) {
 	return func(path string) (grellock.Backend, error) {
-		return grelsqlite.NewLockBackend(lockDB(t, path), ""), nil
+		return grelsqlite.NewLockBackend(openDB(t, path), ""), nil
 	}
 }
 
@@ -97,7 +80,7 @@ func TestLockBackendsModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := grelsqlite.NewLockBackend(lockDB(t, path), "")
+	other := grelsqlite.NewLockBackend(openDB(t, path), "")
 	if rec, err := other.Get(ctx, name); err != nil || rec.Token != h.Token() {
 		t.Errorf("the lock is not in the file: %+v %v", rec, err)
 	}

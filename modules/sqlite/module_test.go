@@ -3,7 +3,6 @@ package grelsqlite
 import (
 	"context"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +11,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
 
@@ -48,17 +48,7 @@ func TestModuleDefaultAndNamed(t *testing.T) {
 			t.Errorf("%s not migrated at start: %v", db.Path(), err)
 		}
 	}
-	var names []string
-	for _, c := range g.Checks {
-		names = append(names, c.Name)
-		if err := c.Func(context.Background()); err != nil || c.NonCritical {
-			t.Errorf("check %s: %v (non-critical %v)", c.Name, err, c.NonCritical)
-		}
-	}
-	slices.Sort(names)
-	if !slices.Equal(names, []string{"sqlite", "sqlite:audit"}) {
-		t.Errorf("checks = %v", names)
-	}
+	providertest.RequireChecks(t, g.Checks, "sqlite", "sqlite:audit")
 	app.RequireStop()
 	if err := g.Default.PingContext(context.Background()); err == nil {
 		t.Error("the default database is open after stop")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
 
@@ -22,23 +23,13 @@ var counterSchema = []Migration{
 	{Name: "test_0002_writes", SQL: "CREATE TABLE {{schema}}.writes (who TEXT NOT NULL, i INTEGER NOT NULL)"},
 }
 
-func startProvider(t *testing.T, p *Provider) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = p.Stop(context.Background()) })
-}
-
 func TestOpenAndPing(t *testing.T) {
 	path := filepath.Join(filepath.Dir(testenv.SQLitePath(t)), "nested", "dir", "app.db")
 	p, err := New("", WithPath(path), WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	ctx := context.Background()
 	if err := p.Ready(ctx); err != nil {
 		t.Fatal(err)
@@ -57,12 +48,7 @@ func TestOpenAndPing(t *testing.T) {
 	if in := p.Instance(); in.DB != p.DB() || in.Path != path {
 		t.Fatalf("Instance() = %+v", in)
 	}
-	if err := p.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Ready(ctx); !errors.Is(err, ErrStopped) {
-		t.Fatalf("Ready after Stop = %v", err)
-	}
+	providertest.RequireStopped(t, p, ErrStopped)
 	if err := p.DB().PingContext(ctx); err == nil {
 		t.Fatal("the owned database is open after Stop")
 	}
@@ -203,7 +189,7 @@ func TestTwoProcessesWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	const processes, writes, goroutines = 2, 150, 2
 	exe, err := os.Executable()
 	if err != nil {

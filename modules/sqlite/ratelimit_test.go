@@ -11,6 +11,7 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 	grelsqlite "github.com/grelmicro/grelmicro-go/modules/sqlite"
 	grelratelimit "github.com/grelmicro/grelmicro-go/patterns/ratelimit"
@@ -20,18 +21,8 @@ import (
 // rateLimitDB opens path as an app's provider would, with the table.
 func rateLimitDB(t testing.TB, path string) *grelsqlite.DB {
 	t.Helper()
-	cfg := grelsqlite.DefaultConfig()
-	cfg.Path = path
-	db, err := grelsqlite.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := grelsqlite.Migrate(ctx, db, "", grelsqlite.RateLimitMigration); err != nil {
-		t.Fatal(err)
-	}
+	db := openDB(t, path)
+	migrate(t, db, grelsqlite.RateLimitMigration)
 	return db
 }
 
@@ -116,44 +107,15 @@ func TestRateLimitStoreDown(t *testing.T) {
 	}
 	defer conn.ExecContext(ctx, "ROLLBACK") //nolint:errcheck
 	const timeout = 200 * time.Millisecond
-	modes := map[grelratelimit.Degradation]grelratelimit.Mode{
-		grelratelimit.FailOpen: grelratelimit.ModeFailOpen, grelratelimit.FailClosed: grelratelimit.ModeFailClosed,
-		grelratelimit.FallbackLocal: grelratelimit.ModeLocal,
-	}
-	want := map[grelratelimit.Degradation][]bool{
-		grelratelimit.FailOpen:      {true, true, true},
-		grelratelimit.FailClosed:    {false, false, false},
-		grelratelimit.FallbackLocal: {true, true, false},
-	}
-	for d, mode := range modes {
-		t.Run(string(d), func(t *testing.T) {
-			l, err := grelratelimit.New("locked", b, grelratelimit.WithRegistry(grelconfig.NewRegistry(grelconfig.Map(nil))),
-				grelratelimit.WithBurst(2), grelratelimit.WithRate(1), grelratelimit.WithPeriod(time.Hour),
-				grelratelimit.WithDegradation(d), grelratelimit.WithTimeout(timeout), grelratelimit.WithProbeInterval(0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, allowed := range want[d] {
-				start := time.Now()
-				r, err := l.Allow(ctx, "k")
-				if elapsed := time.Since(start); elapsed > timeout+150*time.Millisecond {
-					t.Errorf("call %d took %v, past the %v timeout", i, elapsed, timeout)
-				}
-				if err != nil || r.Allowed != allowed || r.Mode != mode {
-					t.Errorf("call %d: %+v, %v; want allowed %v in mode %v", i, r, err, allowed, mode)
-				}
-			}
+	for _, want := range providertest.DownAnswers {
+		t.Run(string(want.Degradation), func(t *testing.T) {
+			l := providertest.DownLimiter(t, "locked", b, want.Degradation, timeout)
+			providertest.CheckDownCalls(t, l, want, timeout, 150*time.Millisecond)
 		})
 	}
 	// A database file that is gone with its folder cannot even be opened.
 	gone := filepath.Join(t.TempDir(), "gone", "grel.db")
-	cfg := grelsqlite.DefaultConfig()
-	cfg.Path = gone
-	missing, err := grelsqlite.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer missing.Close()
+	missing := openDB(t, gone)
 	if _, err := os.Stat(filepath.Dir(gone)); !os.IsNotExist(err) {
 		t.Fatalf("folder exists: %v", err)
 	}
