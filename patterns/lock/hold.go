@@ -59,6 +59,11 @@ type Hold struct {
 	binds       map[*binding]struct{}
 	renewCancel context.CancelFunc
 	renewDone   chan struct{}
+	// Extensions are serialised so that the store sees them in the order
+	// they start and the last one to succeed sets the deadline. extendWait
+	// is made only when a second extension has to wait.
+	extending  bool
+	extendWait chan struct{}
 }
 
 // Name returns the lock name.
@@ -219,22 +224,50 @@ func (h *Hold) Bind(parent context.Context) (ctx context.Context, cancel context
 type binding struct{ cancel context.CancelCauseFunc }
 
 // Extend renews the lease for the owner's current lease duration, from now.
-// A hold that was lost or released gets an error matching [ErrNotHeld] (a
-// [*LostError] when lost); the store refusing the token loses the hold. A
-// transient store error leaves the hold valid until its deadline.
+// On success the loss deadline becomes t0 + lease - margin for this
+// request, earlier than before when the lease was shortened. Extensions of
+// one hold run one at a time: a second waits for the first (or for its
+// ctx). A hold that was lost or released gets an error matching
+// [ErrNotHeld] (a [*LostError] when lost); the store refusing the token
+// loses the hold. A transient store error leaves the hold valid until its
+// deadline, moved earlier if this request's would be earlier (the store may
+// have applied it).
 func (h *Hold) Extend(ctx context.Context) error {
 	lease, lossAfter := h.owner.leases()
 	_, err := h.extendFor(ctx, lease, lossAfter)
 	return err
 }
 
+// extendFor makes one extension. The deadline a successful one sets is its
+// own t0 + lossAfter, even when that is earlier than the current one (a
+// shorter lease after Reconfigure): the store now keeps the shorter lease.
+// Extensions of one hold run one at a time, so the last to succeed is the
+// last the store applied. An extension that failed may still have reached
+// the store, so it can only move the deadline earlier.
 func (h *Hold) extendFor(ctx context.Context, lease, lossAfter time.Duration) (Record, error) {
 	h.mu.Lock()
-	h.checkLocked(time.Now())
-	if err := h.notHeldLocked(); err != nil {
+	for {
+		h.checkLocked(time.Now())
+		if err := h.notHeldLocked(); err != nil {
+			h.mu.Unlock()
+			return Record{}, err
+		}
+		if !h.extending {
+			break
+		}
+		if h.extendWait == nil {
+			h.extendWait = make(chan struct{})
+		}
+		wait := h.extendWait
 		h.mu.Unlock()
-		return Record{}, err
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return Record{}, ctx.Err()
+		}
+		h.mu.Lock()
 	}
+	h.extending = true
 	deadline := h.deadline
 	h.mu.Unlock()
 
@@ -247,6 +280,17 @@ func (h *Hold) extendFor(ctx context.Context, lease, lossAfter time.Duration) (R
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.extending = false
+	if h.extendWait != nil {
+		close(h.extendWait)
+		h.extendWait = nil
+	}
+	nd := t0.Add(lossAfter)
+	if err != nil && !errors.Is(err, ErrNotHeld) && nd.Before(h.deadline) {
+		// The store may have applied the shorter lease before failing.
+		h.deadline = nd
+		h.armLocked()
+	}
 	h.checkLocked(time.Now())
 	if nerr := h.notHeldLocked(); nerr != nil {
 		return Record{}, nerr
@@ -266,9 +310,7 @@ func (h *Hold) extendFor(ctx context.Context, lease, lossAfter time.Duration) (R
 		h.loseLocked(ErrNotHeld)
 		return Record{}, h.cause
 	}
-	if nd := t0.Add(lossAfter); nd.After(h.deadline) {
-		h.deadline = nd
-	}
+	h.deadline = nd
 	h.lease = lease
 	h.armLocked()
 	if ce := h.c.log.Check(zap.DebugLevel, "extended"); ce != nil {

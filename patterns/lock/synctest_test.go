@@ -3,6 +3,7 @@ package grellock_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -557,5 +558,257 @@ func TestReconfigure(t *testing.T) {
 		if l.Config().LeaseDuration != 5*time.Second || l.Worker() != "w1" {
 			t.Errorf("a refused Reconfigure changed the config: %+v", l.Config())
 		}
+	})
+}
+
+// appliedThenFailed applies every Extend and then reports an error, as a
+// store whose answer is lost does.
+type appliedThenFailed struct{ grellock.Backend }
+
+func (a *appliedThenFailed) Extend(ctx context.Context, req grellock.Request) (grellock.Record, error) {
+	_, _ = a.Backend.Extend(ctx, req)
+	return grellock.Record{}, errDown
+}
+
+// A renewal with a shorter lease (after Reconfigure) moves the loss
+// deadline earlier, to its own t0 + lease - margin: the hold must not
+// outlive the lease the store now keeps, or two holders (two leaders) would
+// overlap.
+func TestShortenedLeaseMovesDeadlineEarlier(t *testing.T) {
+	ctx := context.Background()
+	t.Run("Lock", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			m := grellock.NewMemory()
+			a, err := grellock.New("job", m, noEnv, grellock.WithLeaseDuration(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := grellock.New("job", m, noEnv, grellock.WithLeaseDuration(time.Minute))
+			ha, err := a.TryAcquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := ha.Done()
+			time.Sleep(time.Second)
+			cfg := a.Config()
+			cfg.LeaseDuration = 5 * time.Second
+			if err := a.Reconfigure(cfg); err != nil {
+				t.Fatal(err)
+			}
+			t1 := time.Now()
+			if err := ha.Extend(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := t1.Add(5*time.Second - grellock.SafetyMargin(5*time.Second))
+			if !ha.Expiry().Equal(want) {
+				t.Errorf("Expiry after a shorter renewal = +%v, want +%v", ha.Expiry().Sub(t1), want.Sub(t1))
+			}
+			time.Sleep(10 * time.Second)
+			hb, err := b.TryAcquire(ctx)
+			if err != nil {
+				t.Fatalf("B after the store's 5s lease ended: %v", err)
+			}
+			if hb.Fence() != 2 {
+				t.Errorf("B's fence %d, want 2", hb.Fence())
+			}
+			if ha.Held() {
+				t.Fatal("A still holds while B holds with a newer fence")
+			}
+			select {
+			case <-done:
+			default:
+				t.Fatal("A's Done not closed while B holds")
+			}
+			_ = hb.Release(ctx)
+		})
+	})
+	t.Run("FailedExtend", func(t *testing.T) {
+		// An extension whose answer was lost may have reached the store:
+		// its shorter lease moves the deadline too.
+		synctest.Test(t, func(t *testing.T) {
+			b := &appliedThenFailed{Backend: grellock.NewMemory()}
+			l, err := grellock.New("job", b, noEnv, grellock.WithLeaseDuration(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := l.TryAcquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := l.Config()
+			cfg.LeaseDuration = 5 * time.Second
+			_ = l.Reconfigure(cfg)
+			t1 := time.Now()
+			if err := h.Extend(ctx); !errors.Is(err, errDown) {
+				t.Fatalf("Extend = %v, want the store's error", err)
+			}
+			if want := t1.Add(5*time.Second - grellock.SafetyMargin(5*time.Second)); !h.Expiry().Equal(want) {
+				t.Errorf("Expiry after a failed shorter renewal = +%v, want +%v", h.Expiry().Sub(t1), want.Sub(t1))
+			}
+			// A failed renewal with the same lease leaves the deadline.
+			cfg.LeaseDuration = time.Minute
+			_ = l.Reconfigure(cfg)
+			before := h.Expiry()
+			_ = h.Extend(ctx)
+			if !h.Expiry().Equal(before) {
+				t.Errorf("a failed longer renewal moved the deadline by %v", h.Expiry().Sub(before))
+			}
+			_ = h.Release(ctx)
+		})
+	})
+	t.Run("Serialised", func(t *testing.T) {
+		// Two extensions of one hold never overlap, so the store applies
+		// them in the order they started; a waiting one honours its ctx.
+		synctest.Test(t, func(t *testing.T) {
+			f := &faulty{Backend: grellock.NewMemory()}
+			l, err := grellock.New("job", f, noEnv, grellock.WithLeaseDuration(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := l.TryAcquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.set(nil, true)
+			c1, cancel1 := context.WithCancel(ctx)
+			c2, cancel2 := context.WithCancel(ctx)
+			c3, cancel3 := context.WithCancel(ctx)
+			errs := make(chan error, 3)
+			for _, c := range []context.Context{c1, c2, c3} {
+				go func() { errs <- h.Extend(c) }()
+				synctest.Wait()
+			}
+			if n := f.extends.Load(); n != 1 {
+				t.Fatalf("%d extensions in the store at once, want 1", n)
+			}
+			cancel3() // waiting: returns at once, never reaches the store
+			if err := <-errs; !errors.Is(err, context.Canceled) {
+				t.Errorf("waiting Extend after cancel: %v", err)
+			}
+			cancel1()
+			if err := <-errs; !errors.Is(err, context.Canceled) {
+				t.Errorf("first Extend after cancel: %v", err)
+			}
+			synctest.Wait()
+			if n := f.extends.Load(); n != 2 {
+				t.Errorf("%d extensions reached the store after the first ended, want 2", n)
+			}
+			cancel2()
+			if err := <-errs; !errors.Is(err, context.Canceled) {
+				t.Errorf("second Extend after cancel: %v", err)
+			}
+			f.set(nil, false)
+			if err := h.Extend(ctx); err != nil {
+				t.Errorf("Extend after the others: %v", err)
+			}
+			_ = h.Release(ctx)
+		})
+	})
+	t.Run("TaskLock", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			m := grellock.NewMemory()
+			f := &faulty{Backend: m}
+			a, err := grellock.NewTaskLock("report", f, noEnv, grellock.WithLeaseDuration(time.Minute), grellock.WithMinHold(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := grellock.NewTaskLock("report", m, noEnv, grellock.WithLeaseDuration(time.Minute), grellock.WithMinHold(0))
+			start := time.Now()
+			cancelledAt := make(chan time.Duration, 1)
+			err = a.Run(ctx, func(ctx context.Context) error {
+				context.AfterFunc(ctx, func() { cancelledAt <- time.Since(start) })
+				time.Sleep(time.Second) // the first renewal is due at +20s
+				cfg := a.Config()
+				cfg.LeaseDuration = 5 * time.Second
+				if err := a.Reconfigure(cfg); err != nil {
+					t.Error(err)
+				}
+				// The renewal at +20s (old lease/3) asks for 5s; the store
+				// fails every renewal after it, so it frees the lock at +25s.
+				time.Sleep(19*time.Second + time.Millisecond)
+				f.set(errDown, false)
+				time.Sleep(5 * time.Second)
+				if err := b.Run(context.Background(), func(context.Context) error {
+					if ctx.Err() == nil {
+						t.Error("A's run goes on while B runs")
+					}
+					return nil
+				}); err != nil {
+					t.Errorf("B after the store's 5s lease ended: %v", err)
+				}
+				<-ctx.Done()
+				return nil
+			})
+			if !errors.Is(err, grellock.ErrLost) {
+				t.Errorf("Run = %v, want ErrLost", err)
+			}
+			if got, want := <-cancelledAt, 25*time.Second-grellock.SafetyMargin(5*time.Second); got != want {
+				t.Errorf("A's run cancelled at +%v, want +%v", got, want)
+			}
+		})
+	})
+	t.Run("LeaderElection", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			m := grellock.NewMemory()
+			f := &faulty{Backend: m}
+			var mu sync.Mutex
+			var log []string
+			start := time.Now()
+			mk := func(id string, b grellock.Backend, lease, renew, retry time.Duration) *grellock.LeaderElection {
+				e, err := grellock.NewLeaderElection("leader", b, noEnv, grellock.WithWorker(id), grellock.WithJitter(0),
+					grellock.WithLeaseDuration(lease), grellock.WithRenewDeadline(renew), grellock.WithRetryInterval(retry),
+					grellock.WithCallbacks(grellock.Callbacks{
+						OnStartedLeading: func(ctx context.Context) {
+							mu.Lock()
+							log = append(log, id+" started "+time.Since(start).String())
+							mu.Unlock()
+							<-ctx.Done()
+						},
+						OnStoppedLeading: func() {
+							mu.Lock()
+							log = append(log, id+" stopped "+time.Since(start).String())
+							mu.Unlock()
+						},
+					}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			a := mk("a", f, time.Minute, 40*time.Second, 2*time.Second)
+			b := mk("b", m, 6*time.Second, 4*time.Second, time.Second)
+			_ = a.Start(ctx)
+			synctest.Wait()
+			_ = b.Start(ctx)
+			time.Sleep(time.Second)
+			cfg := a.Config()
+			cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryInterval = 6*time.Second, 4*time.Second, time.Second
+			if err := a.Reconfigure(cfg); err != nil {
+				t.Fatal(err)
+			}
+			// The renewal at +2s asks for 6s and steps down at +6s without
+			// another; the store stops answering a after it.
+			time.Sleep(time.Second + time.Millisecond)
+			f.set(nil, true)
+			for range 20 {
+				time.Sleep(500 * time.Millisecond)
+				if a.IsLeader() && b.IsLeader() {
+					t.Errorf("two leaders at +%v", time.Since(start))
+					break
+				}
+			}
+			if !b.IsLeader() {
+				t.Error("b does not lead after a's 6s lease ended in the store")
+			}
+			f.set(nil, false)
+			_ = a.Stop(ctx)
+			_ = b.Stop(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			want := []string{"a started 0s", "a stopped 6s", "b started 8s", "b stopped 12.001s"}
+			if !slices.Equal(log, want) {
+				t.Errorf("terms %v, want %v", log, want)
+			}
+		})
 	})
 }
