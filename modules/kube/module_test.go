@@ -2,7 +2,6 @@ package grelkube
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"go.uber.org/fx"
@@ -10,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
 
@@ -48,17 +48,7 @@ func TestModuleDefaultAndNamed(t *testing.T) {
 	if ns[""] != env.Namespace || ns["other"] != other.Namespace || len(ns) != 2 {
 		t.Fatalf("instances = %v", ns)
 	}
-	var names []string
-	for _, c := range g.Checks {
-		names = append(names, c.Name)
-		if err := c.Func(context.Background()); err != nil || c.NonCritical {
-			t.Errorf("check %s: %v (non-critical %v)", c.Name, err, c.NonCritical)
-		}
-	}
-	slices.Sort(names)
-	if !slices.Equal(names, []string{"kube", "kube:other"}) {
-		t.Errorf("checks = %v", names)
-	}
+	providertest.RequireChecks(t, g.Checks, "kube", "kube:other")
 	app.RequireStop()
 }
 

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/providertest"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
 )
 
@@ -26,17 +27,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func registry(env map[string]string) *grelconfig.Registry {
 	return grelconfig.NewRegistry(grelconfig.Map(env))
-}
-
-// startProvider starts p and stops it at cleanup.
-func startProvider(t *testing.T, p *Provider) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = p.Stop(context.Background()) })
 }
 
 // createLease proves the client works against the real API server.
@@ -59,7 +49,7 @@ func TestKubeconfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	if p.Source() != SourceEnv || p.Namespace() != env.Namespace || p.Identity() != "pod-a" || !p.Owned() {
 		t.Fatalf("source %q namespace %q identity %q owned %v", p.Source(), p.Namespace(), p.Identity(), p.Owned())
 	}
@@ -77,12 +67,7 @@ func TestKubeconfigFromEnv(t *testing.T) {
 			t.Errorf("describe does not list %s: %v", v, listed)
 		}
 	}
-	if err := p.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Ready(context.Background()); !errors.Is(err, ErrStopped) {
-		t.Fatalf("Ready after Stop = %v", err)
-	}
+	providertest.RequireStopped(t, p, ErrStopped)
 }
 
 // serverCA returns the root of the certificate chain the API server
@@ -120,7 +105,7 @@ func TestInCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	hostname, _ := os.Hostname()
 	if p.Source() != SourceInCluster || p.Namespace() != env.Namespace || p.Identity() != hostname {
 		t.Fatalf("source %q namespace %q identity %q", p.Source(), p.Namespace(), p.Identity())
@@ -229,35 +214,15 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestStartFailsWithinDeadline(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	for name, addr := range map[string]string{"silent server": silent.Addr().String(), "closed port": closedAddr} {
-		t.Run(name, func(t *testing.T) {
-			p, err := New("", WithRegistry(registry(nil)), WithRESTConfig(&rest.Config{
-				Host: "https://" + addr, BearerToken: "hunter2", TLSClientConfig: rest.TLSClientConfig{Insecure: true},
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = p.Stop(context.Background()) }()
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-			defer cancel()
-			begin := time.Now()
-			err = p.Start(ctx)
-			if took := time.Since(begin); took > 2*time.Second {
-				t.Errorf("Start took %s, past its 300ms deadline", took)
-			}
-			if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "hunter2") {
-				t.Fatalf("Start = %v, want a ConnectError naming %s without the token", err, addr)
-			}
-		})
-	}
+	providertest.StartFailsWithinDeadline[*ConnectError](t, ErrUnavailable, "hunter2", func(t *testing.T, addr string) providertest.Lifecycle {
+		p, err := New("", WithRegistry(registry(nil)), WithRESTConfig(&rest.Config{
+			Host: "https://" + addr, BearerToken: "hunter2", TLSClientConfig: rest.TLSClientConfig{Insecure: true},
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	})
 }
 
 func TestStartRefusesBadCredentials(t *testing.T) {
@@ -291,7 +256,7 @@ func TestWrap(t *testing.T) {
 	if p.Owned() || p.RESTConfig() != nil || p.Namespace() != env.Namespace {
 		t.Fatalf("owned %v config %v namespace %q", p.Owned(), p.RESTConfig(), p.Namespace())
 	}
-	startProvider(t, p)
+	providertest.Start(t, p)
 	_ = p.Stop(context.Background())
 	if err := owner.Ready(context.Background()); err != nil {
 		t.Fatalf("the app's client stopped working: %v", err)
