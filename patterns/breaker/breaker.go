@@ -478,11 +478,12 @@ func (b *Breaker) Counts() Counts {
 	return Counts{}
 }
 
+// totals returns every outcome recorded, stale ones included, for metrics.
 func (b *Breaker) totals() totals {
 	if b.core != nil {
-		return b.core.totals()
+		return b.core.rawTotals()
 	}
-	return b.local.totals()
+	return b.local.rawTotals()
 }
 
 // Open opens the breaker now, for its open duration (manual trip).

@@ -30,8 +30,9 @@ func succOf(w uint64) int               { return int(w >> succShift & fieldMask)
 func genOf(w uint64) uint64             { return w >> genShift }
 func mkWord(gen uint64, s State) uint64 { return (gen&genMask)<<genShift | uint64(s) }
 
-// stripe holds monotonic outcome totals; calls add to a random stripe so
-// that concurrent successes do not fight over one cache line.
+// stripe holds monotonic outcome totals of calls recorded in the
+// generation they were admitted in; calls add to a random stripe so that
+// concurrent successes do not fight over one cache line.
 type stripe struct {
 	succ, fail, slow, ignored, rejected atomic.Int64
 	_                                   [128 - 5*8]byte
@@ -63,6 +64,10 @@ type core struct {
 	stripes   []stripe
 	mask      uint32
 	epoch     time.Time
+	// stale counts outcomes recorded after the generation they were
+	// admitted in ended: in the metrics' totals, never in a count or a
+	// window.
+	stale struct{ succ, fail, slow, ignored atomic.Int64 }
 
 	mu    sync.Mutex
 	base  totals // totals at the last transition
@@ -86,6 +91,19 @@ func (c *core) now() int64 { return int64(time.Since(c.epoch)) }
 
 func (c *core) stripe() *stripe { return &c.stripes[rand.Uint32()&c.mask] }
 
+// rawTotals adds the stale outcomes to totals: every outcome recorded, for
+// metrics.
+func (c *core) rawTotals() totals {
+	t := c.totals()
+	t.succ += c.stale.succ.Load()
+	t.fail += c.stale.fail.Load()
+	t.slow += c.stale.slow.Load()
+	t.ignored += c.stale.ignored.Load()
+	return t
+}
+
+// totals returns the outcomes recorded in their own generation (and the
+// refusals): what counts and windows derive from.
 func (c *core) totals() totals {
 	var t totals
 	for i := range c.stripes {
@@ -236,6 +254,11 @@ func (c *core) record(cfg *Config, gen uint64, o Outcome, slow bool, by *Breaker
 		now = c.now()
 		c.roll(tw, now)
 	}
+	w := c.word.Load()
+	if genOf(w) != gen&genMask {
+		c.recordStale(o, slow)
+		return moved{}
+	}
 	s := c.stripe()
 	switch o {
 	case OutcomeSuccess:
@@ -248,10 +271,6 @@ func (c *core) record(cfg *Config, gen uint64, o Outcome, slow bool, by *Breaker
 	if slow && o != OutcomeIgnored {
 		s.slow.Add(1)
 	}
-	w := c.word.Load()
-	if genOf(w) != gen&genMask {
-		return moved{}
-	}
 	switch stateOf(w) {
 	case StateClosed:
 		return c.recordClosed(cfg, w, o, slow && cfg.slowOn(), tw, now, by)
@@ -259,6 +278,22 @@ func (c *core) record(cfg *Config, gen uint64, o Outcome, slow bool, by *Breaker
 		return c.recordHalfOpen(cfg, w, o, slow && cfg.slowOn(), by)
 	}
 	return moved{}
+}
+
+// recordStale counts an outcome of a generation that has ended: metrics
+// see it, the counts and windows of the current generation do not.
+func (c *core) recordStale(o Outcome, slow bool) {
+	switch o {
+	case OutcomeSuccess:
+		c.stale.succ.Add(1)
+	case OutcomeFailure:
+		c.stale.fail.Add(1)
+	default:
+		c.stale.ignored.Add(1)
+	}
+	if slow && o != OutcomeIgnored {
+		c.stale.slow.Add(1)
+	}
 }
 
 func (c *core) recordClosed(cfg *Config, w uint64, o Outcome, slow bool, tw *timeWindow, now int64, by *Breaker) moved {

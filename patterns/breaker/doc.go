@@ -60,7 +60,9 @@
 //     at info with name, state and the error that caused them.
 //   - Half-open never admits more than HalfOpenMaxCalls trials at a time,
 //     across every breaker that shares the key.
-//   - Outcomes of calls admitted before a transition do not count after it.
+//   - Outcomes of calls admitted before a transition do not count after it:
+//     not in [Breaker.Counts], not in a window, not toward a trip (the
+//     grel.breaker.calls metric still counts them).
 //
 // # Non-guarantees
 //

@@ -3,6 +3,8 @@ package grelbreaker_test
 import (
 	"context"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	grelbreaker "github.com/grelmicro/grelmicro-go/patterns/breaker"
 	"go.opentelemetry.io/otel/attribute"
@@ -92,4 +94,52 @@ func TestMetrics(t *testing.T) {
 	if _, ok := collect(t, reader)["grel.breaker.state"]; ok {
 		t.Fatal("gauge still observed after Stop")
 	}
+}
+
+// The repro of a stale-outcome bug: six calls admitted while closed finish
+// after the breaker opened and closed again. They are in the metrics but
+// not in the counts, and one fresh failure does not trip a breaker that
+// needs four calls.
+func TestStaleOutcomesCountInMetricsOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		defer func() { _ = mp.Shutdown(context.Background()) }()
+		b := mustNew(t, nil, grelbreaker.WithMeterProvider(mp), grelbreaker.WithAlgorithm(grelbreaker.TimeWindow),
+			grelbreaker.WithWindow(10*time.Second), grelbreaker.WithMinCalls(4), grelbreaker.WithFailureRate(50),
+			grelbreaker.WithOpenDuration(time.Second))
+		ctx := context.Background()
+		var old []func(error)
+		for range 6 {
+			done, err := b.Allow(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old = append(old, done)
+		}
+		_ = b.Open(ctx)
+		time.Sleep(time.Second)
+		if err := b.Execute(ctx, func(context.Context) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if b.State() != grelbreaker.StateClosed {
+			t.Fatalf("state %s after the trial", b.State())
+		}
+		for _, done := range old {
+			done(errDown)
+		}
+		if c := b.Counts(); c.Failures != 0 || c.WindowCalls != 0 {
+			t.Errorf("counts after six stale failures: %+v", c)
+		}
+		_ = b.Execute(ctx, func(context.Context) error { return errDown })
+		if b.State() != grelbreaker.StateClosed {
+			t.Errorf("one fresh failure tripped a breaker with MinCalls 4: %s", b.State())
+		}
+		if c := b.Counts(); c.Failures != 1 || c.WindowCalls != 1 || c.WindowFailures != 1 {
+			t.Errorf("counts %+v, want the fresh failure only", c)
+		}
+		if got := callsByOutcome(t, reader); got["failure"] != 7 || got["success"] != 1 {
+			t.Errorf("metrics %v, want 7 failures (6 stale) and 1 success", got)
+		}
+	})
 }

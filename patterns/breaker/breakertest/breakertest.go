@@ -102,6 +102,8 @@ const (
 	opSlowFailure
 	opStaleSuccess // a success of the generation before the last Allow's
 	opStaleFailure
+	opMark          // remember the generation of the last admitted Allow
+	opMarkedFailure // a failure of the generation opMark remembered
 	opWait
 	opLoad
 	opSetOpen
@@ -112,7 +114,7 @@ const (
 
 func (o op) String() string {
 	return [...]string{"allow", "success", "failure", "ignored", "slow success", "slow failure",
-		"stale success", "stale failure", "wait", "load", "set open", "set closed", "set forced open", "config"}[o]
+		"stale success", "stale failure", "mark", "marked failure", "wait", "load", "set open", "set closed", "set forced open", "config"}[o]
 }
 
 // step is one operation and what must hold after it.
@@ -139,7 +141,7 @@ func steps(name string, cfg *grelbreaker.Config, ss ...step) testCase {
 func (e *env) play(cfg *grelbreaker.Config, ss []step) {
 	t := e.t
 	t.Helper()
-	var gen, prevGen uint64
+	var gen, prevGen, marked uint64
 	for i, s := range ss {
 		var snap grelbreaker.Snapshot
 		var err error
@@ -152,17 +154,23 @@ func (e *env) play(cfg *grelbreaker.Config, ss []step) {
 			if a.Admitted {
 				prevGen, gen = gen, a.Generation
 			}
-		case opSuccess, opFailure, opIgnored, opSlowSuccess, opSlowFailure, opStaleSuccess, opStaleFailure:
+		case opMark:
+			marked = gen
+			snap, err = e.b.Load(e.ctx(), e.key, cfg)
+		case opSuccess, opFailure, opIgnored, opSlowSuccess, opSlowFailure, opStaleSuccess, opStaleFailure, opMarkedFailure:
 			rec := grelbreaker.Record{Generation: gen, Outcome: grelbreaker.OutcomeSuccess}
 			switch s.op {
-			case opFailure, opSlowFailure, opStaleFailure:
+			case opFailure, opSlowFailure, opStaleFailure, opMarkedFailure:
 				rec.Outcome = grelbreaker.OutcomeFailure
 			case opIgnored:
 				rec.Outcome = grelbreaker.OutcomeIgnored
 			}
 			rec.Slow = s.op == opSlowSuccess || s.op == opSlowFailure
-			if s.op == opStaleSuccess || s.op == opStaleFailure {
+			switch s.op {
+			case opStaleSuccess, opStaleFailure:
 				rec.Generation = prevGen
+			case opMarkedFailure:
+				rec.Generation = marked
 			}
 			snap, err = e.b.Record(e.ctx(), e.key, cfg, rec)
 		case opWait:
@@ -186,10 +194,11 @@ func (e *env) play(cfg *grelbreaker.Config, ss []step) {
 		if snap.State != s.state {
 			t.Fatalf("step %d (%s): state = %s, want %s (counts %+v)", i+1, s.op, snap.State, s.state, snap.Counts)
 		}
-		if s.op != opWait && s.op != opLoad && s.op != opConfig && snap.Changed != s.changed {
+		loads := s.op == opWait || s.op == opLoad || s.op == opConfig || s.op == opMark
+		if !loads && snap.Changed != s.changed {
 			t.Fatalf("step %d (%s): changed = %v, want %v", i+1, s.op, snap.Changed, s.changed)
 		}
-		if (s.op == opWait || s.op == opLoad || s.op == opConfig) && snap.Changed {
+		if loads && snap.Changed {
 			t.Fatalf("step %d (%s): Load reported a change", i+1, s.op)
 		}
 		if snap.Changed && snap.Last.To != snap.State {
@@ -240,6 +249,38 @@ func remaining(lo, hi time.Duration) func(t *testing.T, s grelbreaker.Snapshot) 
 	}
 }
 
+// staleAfterClose admits six calls in the closed state, opens, closes
+// through a trial, and only then records the six calls' failures: they
+// belong to a generation three transitions old, so neither the counts nor
+// the window of the new closed generation may see them, and one fresh
+// failure must not trip.
+func staleAfterClose(due time.Duration) []step {
+	var ss []step
+	for range 6 {
+		ss = append(ss, step{op: opAllow, admitted: true, state: closed})
+	}
+	ss = append(ss,
+		step{op: opMark, state: closed},
+		step{op: opSetOpen, state: open, changed: true},
+		step{op: opWait, wait: due, state: open},
+		step{op: opAllow, admitted: true, state: halfOpen, changed: true},
+		step{op: opSuccess, state: closed, changed: true})
+	for range 6 {
+		ss = append(ss, step{op: opMarkedFailure, state: closed})
+	}
+	none := counts(func(c grelbreaker.Counts) bool {
+		return c.Failures == 0 && c.Successes == 0 && c.WindowCalls == 0 && c.WindowFailures == 0
+	}, "no outcome of the old generation")
+	one := counts(func(c grelbreaker.Counts) bool {
+		return c.Failures == 1 && c.Successes == 0 && c.WindowCalls == 1 && c.WindowFailures == 1
+	}, "the one fresh failure only")
+	return append(ss,
+		step{op: opLoad, state: closed, check: none},
+		step{op: opAllow, admitted: true, state: closed},
+		step{op: opFailure, state: closed, check: one},
+		step{op: opLoad, state: closed, check: one})
+}
+
 // tripConsecutive trips a 3-failure consecutive breaker.
 func tripConsecutive() []step {
 	return slices.Concat(call(opFailure, closed), call(opFailure, closed),
@@ -257,6 +298,9 @@ func stepCases() []testCase {
 	slide := config(grelbreaker.CountWindow, func(c *grelbreaker.Config) { c.WindowSize, c.MinCalls, c.FailureRate = 4, 4, 75 })
 	timed := config(grelbreaker.TimeWindow, func(c *grelbreaker.Config) {
 		c.Window, c.Buckets, c.MinCalls, c.FailureRate = 4*Unit, 4, 3, 50
+	})
+	timedMin4 := config(grelbreaker.TimeWindow, func(c *grelbreaker.Config) {
+		c.Window, c.Buckets, c.MinCalls, c.FailureRate = 8*Unit, 4, 4, 50
 	})
 	slow := config(grelbreaker.CountWindow, func(c *grelbreaker.Config) {
 		c.WindowSize, c.MinCalls, c.FailureRate, c.SlowCallDuration, c.SlowCallRate = 4, 4, 100, time.Second, 50
@@ -343,6 +387,8 @@ func stepCases() []testCase {
 				{op: opStaleSuccess, state: halfOpen},
 				{op: opSuccess, state: closed, changed: true},
 			})...),
+		steps("count window: outcomes admitted before a close count neither in the counts nor in the window", count, staleAfterClose(due)...),
+		steps("time window: outcomes admitted before a close count neither in the counts nor in the window", timedMin4, staleAfterClose(due)...),
 		steps("count window trips on the rate once it holds MinCalls", count, slices.Concat(
 			call(opSuccess, closed), call(opSuccess, closed), call(opFailure, closed),
 			[]step{{op: opLoad, state: closed, check: counts(func(c grelbreaker.Counts) bool {
