@@ -189,78 +189,86 @@ func TestMethodsAndHeaders(t *testing.T) {
 // TestExclude: excluded checks are not run; unknown names are reported,
 // never ignored.
 func TestExclude(t *testing.T) {
-	c := newChecker(t, grelhealth.WithTTL(0))
-	var a, b, nc atomic.Int64
-	mustRegister(t, c, countingCheck("a", &a, 0, nil), countingCheck("b", &b, 0, errors.New("down")))
-	n := countingCheck("nc", &nc, 0, nil)
-	n.NonCritical = true
-	mustRegister(t, c, n)
-	h := mux(grelhealth.NewHandler(c))
+	synctest.Test(t, func(t *testing.T) {
+		// Each run takes 1ms of fake time, so that with TTL 0 a row's result
+		// is never the next row's.
+		c := newChecker(t, grelhealth.WithTTL(0))
+		var a, b, nc atomic.Int64
+		mustRegister(t, c, countingCheck("a", &a, time.Millisecond, nil), countingCheck("b", &b, time.Millisecond, errors.New("down")))
+		n := countingCheck("nc", &nc, time.Millisecond, nil)
+		n.NonCritical = true
+		mustRegister(t, c, n)
+		h := mux(grelhealth.NewHandler(c))
 
-	tests := []struct {
-		target      string
-		code        int
-		wantA       int64 // calls added
-		wantB       int64
-		warnings    []string
-		bodyHas     []string
-		bodyHasNot  []string
-		contentType string
-	}{
-		{target: "/readyz", code: 503, wantA: 1, wantB: 1},
-		{target: "/readyz?exclude=b", code: 200, wantA: 1},
-		{target: "/readyz?exclude=a,b", code: 200},
-		{target: "/readyz?exclude=a&exclude=b", code: 200},
-		{target: "/readyz?exclude=%20a%20,%20b%20", code: 200},
-		{target: "/readyz?exclude=b,ghost&exclude=zz", code: 200, wantA: 1,
-			warnings: []string{`299 - "grelhealth: unknown check in exclude: ghost"`, `299 - "grelhealth: unknown check in exclude: zz"`}},
-		{target: "/livez?exclude=ghost", code: 200,
-			warnings: []string{`299 - "grelhealth: unknown check in exclude: ghost"`}},
-		{target: "/readyz?exclude=b&exclude=gh%22o%0Ast&verbose", code: 200, wantA: 1,
-			warnings:    []string{`299 - "grelhealth: unknown check in exclude: gh?o?st"`},
-			bodyHas:     []string{"[+]a ok\n", "[+]b excluded\n", "warn: unknown check in exclude: \"gh?o?st\"\n", "readyz check passed\n"},
-			contentType: "text/plain; charset=utf-8"},
-		{target: "/healthz?exclude=b,ghost", code: 200, wantA: 1,
-			bodyHas: []string{`"excluded":["b"]`, `"unknown_excluded":["ghost"]`}, bodyHasNot: []string{`"b":{`}, contentType: "application/json"},
-		{target: "/healthz?exclude=nc", code: 503, wantA: 1, wantB: 1, bodyHas: []string{`"excluded":["nc"]`}},
-	}
-	for _, tt := range tests {
-		a0, b0 := a.Load(), b.Load()
-		rec := serve(h, http.MethodGet, tt.target)
-		if rec.Code != tt.code {
-			t.Errorf("%s = %d, want %d", tt.target, rec.Code, tt.code)
+		tests := []struct {
+			target      string
+			code        int
+			wantA       int64 // calls added
+			wantB       int64
+			warnings    []string
+			bodyHas     []string
+			bodyHasNot  []string
+			contentType string
+		}{
+			{target: "/readyz", code: 503, wantA: 1, wantB: 1},
+			{target: "/readyz?exclude=b", code: 200, wantA: 1},
+			{target: "/readyz?exclude=a,b", code: 200},
+			{target: "/readyz?exclude=a&exclude=b", code: 200},
+			{target: "/readyz?exclude=%20a%20,%20b%20", code: 200},
+			{target: "/readyz?exclude=b,ghost&exclude=zz", code: 200, wantA: 1,
+				warnings: []string{`299 - "grelhealth: unknown check in exclude: ghost"`, `299 - "grelhealth: unknown check in exclude: zz"`}},
+			{target: "/livez?exclude=ghost", code: 200,
+				warnings: []string{`299 - "grelhealth: unknown check in exclude: ghost"`}},
+			{target: "/readyz?exclude=b&exclude=gh%22o%0Ast&verbose", code: 200, wantA: 1,
+				warnings:    []string{`299 - "grelhealth: unknown check in exclude: gh?o?st"`},
+				bodyHas:     []string{"[+]a ok\n", "[+]b excluded\n", "warn: unknown check in exclude: \"gh?o?st\"\n", "readyz check passed\n"},
+				contentType: "text/plain; charset=utf-8"},
+			{target: "/healthz?exclude=b,ghost", code: 200, wantA: 1,
+				bodyHas: []string{`"excluded":["b"]`, `"unknown_excluded":["ghost"]`}, bodyHasNot: []string{`"b":{`}, contentType: "application/json"},
+			{target: "/healthz?exclude=nc", code: 503, wantA: 1, wantB: 1, bodyHas: []string{`"excluded":["nc"]`}},
 		}
-		if da, db := a.Load()-a0, b.Load()-b0; da != tt.wantA || db != tt.wantB {
-			t.Errorf("%s ran a %d and b %d times, want %d and %d", tt.target, da, db, tt.wantA, tt.wantB)
-		}
-		if got := rec.Header().Values("Warning"); !slices.Equal(got, tt.warnings) {
-			t.Errorf("%s Warning = %q, want %q", tt.target, got, tt.warnings)
-		}
-		for _, s := range tt.bodyHas {
-			if !strings.Contains(rec.Body.String(), s) {
-				t.Errorf("%s body %q lacks %q", tt.target, rec.Body, s)
+		for _, tt := range tests {
+			a0, b0 := a.Load(), b.Load()
+			rec := serve(h, http.MethodGet, tt.target)
+			// /readyz answers at the first failure; the other runs end
+			// after it.
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+			if rec.Code != tt.code {
+				t.Errorf("%s = %d, want %d", tt.target, rec.Code, tt.code)
+			}
+			if da, db := a.Load()-a0, b.Load()-b0; da != tt.wantA || db != tt.wantB {
+				t.Errorf("%s ran a %d and b %d times, want %d and %d", tt.target, da, db, tt.wantA, tt.wantB)
+			}
+			if got := rec.Header().Values("Warning"); !slices.Equal(got, tt.warnings) {
+				t.Errorf("%s Warning = %q, want %q", tt.target, got, tt.warnings)
+			}
+			for _, s := range tt.bodyHas {
+				if !strings.Contains(rec.Body.String(), s) {
+					t.Errorf("%s body %q lacks %q", tt.target, rec.Body, s)
+				}
+			}
+			for _, s := range tt.bodyHasNot {
+				if strings.Contains(rec.Body.String(), s) {
+					t.Errorf("%s body %q has %q", tt.target, rec.Body, s)
+				}
+			}
+			if tt.contentType != "" && rec.Header().Get("Content-Type") != tt.contentType {
+				t.Errorf("%s Content-Type = %q", tt.target, rec.Header().Get("Content-Type"))
 			}
 		}
-		for _, s := range tt.bodyHasNot {
-			if strings.Contains(rec.Body.String(), s) {
-				t.Errorf("%s body %q has %q", tt.target, rec.Body, s)
-			}
+		if nc.Load() != 1 {
+			t.Errorf("the non-critical check ran %d times: /readyz must not run it, /healthz once", nc.Load())
 		}
-		if tt.contentType != "" && rec.Header().Get("Content-Type") != tt.contentType {
-			t.Errorf("%s Content-Type = %q", tt.target, rec.Header().Get("Content-Type"))
+		// Many unknown names: only the first 16 are echoed.
+		rec := serve(h, http.MethodGet, "/readyz?exclude="+strings.Repeat("x,", 100)+strings.Repeat("y", 500))
+		if n := len(rec.Header().Values("Warning")); n != 2 {
+			t.Errorf("%d Warning headers for 2 distinct unknown names", n)
 		}
-	}
-	if nc.Load() != 1 {
-		t.Errorf("the non-critical check ran %d times: /readyz must not run it, /healthz once", nc.Load())
-	}
-	// Many unknown names: only the first 16 are echoed.
-	rec := serve(h, http.MethodGet, "/readyz?exclude="+strings.Repeat("x,", 100)+strings.Repeat("y", 500))
-	if n := len(rec.Header().Values("Warning")); n != 2 {
-		t.Errorf("%d Warning headers for 2 distinct unknown names", n)
-	}
-	if w := rec.Header().Values("Warning")[1]; len(w) > 200 {
-		t.Errorf("an unknown name is echoed at length: %d bytes", len(w))
-	}
+		if w := rec.Header().Values("Warning")[1]; len(w) > 200 {
+			t.Errorf("an unknown name is echoed at length: %d bytes", len(w))
+		}
+	})
 }
 
 func TestVerbose(t *testing.T) {
@@ -390,7 +398,7 @@ func TestReadyzAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { clear(w.hdr); h.ServeHTTP(w, req) }); n != 0 {
 		t.Fatalf("/readyz allocates %v per request", n)
 	}
-	// The shared header value is never written through.
+	// Add on one answer's header does not reach the next answer.
 	w.hdr.Add("Cache-Control", "private")
 	if rec := serve(h, http.MethodGet, "/readyz"); rec.Header().Values("Cache-Control")[0] != "no-store" || len(rec.Header().Values("Cache-Control")) != 1 {
 		t.Fatalf("Cache-Control = %q", rec.Header().Values("Cache-Control"))
@@ -405,3 +413,67 @@ type headerWriter struct {
 func (w *headerWriter) Header() http.Header         { return w.hdr }
 func (w *headerWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *headerWriter) WriteHeader(code int)        { w.code = code }
+
+// rewriteCacheControl is a middleware that edits the Cache-Control value in
+// place once the handler has set it, as some proxies' header filters do.
+func rewriteCacheControl(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if v := w.Header()["Cache-Control"]; len(v) > 0 {
+			v[0] = "public, max-age=60"
+		}
+	})
+}
+
+// TestCacheControlNotShared: a response's Cache-Control value belongs to
+// that response; editing it in place changes no other answer.
+func TestCacheControlNotShared(t *testing.T) {
+	c := newChecker(t, grelhealth.WithTTL(time.Hour))
+	mustRegister(t, c, grelhealth.Check{Name: "db", Func: pass})
+	h := grelhealth.NewHandler(c)
+	m := mux(h)
+	edited := rewriteCacheControl(m)
+	for _, target := range []string{"/readyz", "/livez", "/healthz", "/readyz/db", "/readyz?verbose", "/readyz/nope"} {
+		if rec := serve(edited, http.MethodGet, target); rec.Header().Get("Cache-Control") != "public, max-age=60" {
+			t.Fatalf("%s through the middleware: Cache-Control = %q", target, rec.Header().Get("Cache-Control"))
+		}
+		for _, next := range []string{"/readyz", "/livez", "/healthz", "/readyz/db", "/readyz?verbose", "/readyz/nope"} {
+			if got := serve(m, http.MethodGet, next).Header().Values("Cache-Control"); len(got) != 1 || got[0] != "no-store" {
+				t.Fatalf("%s after an in-place edit of %s's header: Cache-Control = %q", next, target, got)
+			}
+		}
+	}
+}
+
+// BenchmarkReadyzHandler: /readyz on cached results through the handler,
+// with a reused writer (as a server reuses its per-connection state), to
+// count what the handler itself allocates.
+func BenchmarkReadyzHandler(b *testing.B) {
+	c, err := grelhealth.NewFromConfig(grelhealth.Config{Timeout: 5 * time.Second, TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = c.Stop(context.Background()) }()
+	for _, name := range []string{"cache", "db", "queue"} {
+		if err := c.Register(grelhealth.Check{Name: name, Func: pass}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := grelhealth.NewHandler(c).Readyz()
+	var bad atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest(http.MethodGet, "/readyz", nil)
+		w := &headerWriter{hdr: http.Header{}}
+		for pb.Next() {
+			clear(w.hdr)
+			h.ServeHTTP(w, req)
+			if w.code != http.StatusOK {
+				bad.Add(1)
+			}
+		}
+	})
+	if n := bad.Load(); n > 0 {
+		b.Fatalf("%d answers were not 200", n)
+	}
+}
