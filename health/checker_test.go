@@ -927,3 +927,71 @@ func TestReadyCallerGoneWhileWaiting(t *testing.T) {
 		}
 	})
 }
+
+// TestStatusListenerGoroutines pins where listeners run: at the timeout,
+// from the timeout's goroutine, while the function still runs; after Stop,
+// on the caller's goroutine, before its call returns; outside the locks
+// every time (the listeners call the checker back).
+func TestStatusListenerGoroutines(t *testing.T) {
+	t.Run("timeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			var c *grelhealth.Checker
+			var mu sync.Mutex
+			var events []string
+			start := time.Now()
+			c = newChecker(t, grelhealth.WithStatusListener(func(ch grelhealth.StatusChange) {
+				_, err := c.Check(context.Background(), ch.Name) // no lock held
+				mu.Lock()
+				defer mu.Unlock()
+				events = append(events, fmt.Sprintf("%v %s->%s timeout=%v %v", time.Since(start), ch.Previous, ch.Result.Status,
+					errors.Is(ch.Result.Err, grelhealth.ErrTimeout), err))
+			}))
+			mustRegister(t, c, grelhealth.Check{Name: "stuck", Timeout: time.Second, Func: func(context.Context) error {
+				<-release // ignores its ctx
+				return nil
+			}})
+			if res, err := c.Check(t.Context(), "stuck"); err != nil || !errors.Is(res.Err, grelhealth.ErrTimeout) {
+				t.Fatalf("Check = %+v, %v", res, err)
+			}
+			synctest.Wait() // the function is still blocked: only the timeout's goroutine can have called the listener
+			mu.Lock()
+			got := fmt.Sprint(events)
+			mu.Unlock()
+			if want := "[1s unknown->fail timeout=true <nil>]"; got != want {
+				t.Fatalf("events %s, want %s", got, want)
+			}
+			close(release)
+		})
+	})
+	t.Run("after stop", func(t *testing.T) {
+		var c *grelhealth.Checker
+		var calls atomic.Int64
+		var reentered error
+		c = newChecker(t, grelhealth.WithTTL(0), grelhealth.WithStatusListener(func(ch grelhealth.StatusChange) {
+			if ch.Result.Status == grelhealth.StatusFail {
+				_, reentered = c.Check(context.Background(), ch.Name) // no lock held
+			}
+			calls.Add(1)
+		}))
+		mustRegister(t, c, grelhealth.Check{Name: "db", Func: pass})
+		if _, err := c.Check(t.Context(), "db"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Stop(t.Context()); err != nil { // waits for the run and its listener
+			t.Fatal(err)
+		}
+		if calls.Load() != 1 {
+			t.Fatalf("%d listener calls before Stop, want 1 (unknown->pass)", calls.Load())
+		}
+		res, err := c.Check(t.Context(), "db")
+		if err != nil || !errors.Is(res.Err, grelhealth.ErrStopped) {
+			t.Fatalf("Check after Stop = %+v, %v", res, err)
+		}
+		// No run produced that result: the caller published it and called
+		// the listener before returning.
+		if calls.Load() != 2 || reentered != nil {
+			t.Fatalf("%d listener calls when Check returned (re-entry %v), want 2: pass->fail on the caller's goroutine", calls.Load(), reentered)
+		}
+	})
+}

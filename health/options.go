@@ -61,11 +61,20 @@ func WithLogger(l *zap.Logger) Option {
 
 // WithStatusListener adds a function called each time a check's status
 // changes (including its first result, from StatusUnknown). It is called
-// outside every lock of the checker, from the goroutine that finished the
-// run, so it may call the checker; calls for one check never overlap, calls
-// for different checks may. The next run of that check starts only after
-// every listener has returned, so keep listeners short, and do not wait in a
-// listener for a new run of the check it is told about.
+// outside every lock of the checker, so it may call the checker, from the
+// goroutine that settled the result:
+//
+//   - the run's own goroutine, when the function returned in time;
+//   - the goroutine of the run's timeout (or of Stop), at that moment, while
+//     a function that ignores its context may still be running;
+//   - the caller's goroutine (Check, Report, Ready, Live, an HTTP request)
+//     for a result no run produced: ErrStopped once the checker is stopped.
+//     That caller returns after the listeners have.
+//
+// Calls for one check never overlap; calls for different checks may. The
+// next run of that check starts only after every listener has returned, so
+// keep listeners short, and do not wait in a listener for a new run of the
+// check it is told about.
 func WithStatusListener(f func(StatusChange)) Option {
 	return func(o *options) {
 		if f != nil {
