@@ -142,6 +142,22 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
+func TestSplitAuthority(t *testing.T) {
+	tests := []struct{ rest, userinfo, hosts, tail string }{
+		{"h1:26379,h2/master/0?db=1", "", "h1:26379,h2", "/master/0?db=1"},
+		{"u:p@h1,h2", "u:p@", "h1,h2", ""},
+		{"u:a@b@h#frag", "u:a@b@", "h", "#frag"},
+		{"", "", "", ""},
+		{"h?x=@", "", "h", "?x=@"},
+	}
+	for _, tt := range tests {
+		u, h, tail := SplitAuthority(tt.rest)
+		if u != tt.userinfo || h != tt.hosts || tail != tt.tail {
+			t.Errorf("SplitAuthority(%q) = %q, %q, %q; want %q, %q, %q", tt.rest, u, h, tail, tt.userinfo, tt.hosts, tt.tail)
+		}
+	}
+}
+
 func FuzzRedactURL(f *testing.F) {
 	for _, s := range []string{"redis://:p@h/0", "postgres://u:p@h1,h2/db?password=p", "a://u:p/x@h", "x://:p@"} {
 		f.Add(s)

@@ -8,6 +8,22 @@ import (
 // Redacted replaces a secret in what [RedactURL] returns.
 const Redacted = "xxxxx"
 
+// SplitAuthority splits what follows "scheme://" in a URL whose authority
+// may list several comma-separated hosts (which net/url refuses): userinfo
+// is the authority up to and including its last '@' ("" when it has none),
+// hosts what follows, and tail the path, query and fragment.
+func SplitAuthority(rest string) (userinfo, hosts, tail string) {
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		return authority[:at+1], authority[at+1:], tail
+	}
+	return "", authority, tail
+}
+
 // RedactURL returns raw, a URL "scheme://[user[:password]@]host...", with
 // the password of its user info and the values of the query parameters
 // named in secrets replaced by "xxxxx", and any fragment dropped, for logs,
@@ -20,20 +36,16 @@ func RedactURL(raw string, secrets ...string) (redacted string, ok bool) {
 	if !ok {
 		return "", false
 	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
+	userinfo, authority, tail := SplitAuthority(rest)
 	if strings.Contains(tail, "@") {
 		return scheme + "://" + Redacted, true
 	}
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		user, _, hasPass := strings.Cut(authority[:at], ":")
+	if userinfo != "" {
+		user, _, hasPass := strings.Cut(strings.TrimSuffix(userinfo, "@"), ":")
 		if hasPass {
 			user += ":" + Redacted
 		}
-		authority = user + "@" + authority[at+1:]
+		authority = user + "@" + authority
 	}
 	tail, _, _ = strings.Cut(tail, "#")
 	path, query, hasQuery := strings.Cut(tail, "?")

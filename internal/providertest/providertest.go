@@ -183,3 +183,26 @@ func RequireChecks(t testing.TB, checks []grelhealth.Check, want ...string) {
 		t.Errorf("checks = %q, want %q", names, want)
 	}
 }
+
+// Server is a private server a test stops and starts again
+// (testenv.RedisProcess, testenv.PostgresProcess).
+type Server interface {
+	Stop()
+	Start()
+}
+
+// RequireRecovers stops srv under a running provider and checks that p's
+// readiness check then fails with unavailable within down, and, once srv is
+// started again, passes again within back: the client reconnects by itself.
+func RequireRecovers(t testing.TB, p interface{ Ready(context.Context) error }, srv Server, unavailable error, down, back time.Duration) {
+	t.Helper()
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), down)
+	err := p.Ready(ctx)
+	cancel()
+	if !errors.Is(err, unavailable) {
+		t.Fatalf("Ready with the server down = %v, want %v", err, unavailable)
+	}
+	srv.Start()
+	Eventually(t, back, "readiness after restart", p.Ready)
+}

@@ -55,3 +55,23 @@ func CheckDownCalls(t testing.TB, l *grelratelimit.Limiter, want DownAnswer, tim
 		}
 	}
 }
+
+// DecideIdleAndLive makes one decision on each of 20 keys of the limiter
+// "sweep" on b: 10 on a token bucket of 5 refilled every 10ms, idle (their
+// state the same as none) by the time it returns, and 10 on a sliding
+// window of an hour, still live. A sweep then deletes exactly 10 rows.
+func DecideIdleAndLive(t testing.TB, b grelratelimit.Backend) {
+	t.Helper()
+	short := grelratelimit.Policy{Algorithm: grelratelimit.TokenBucket, Limit: 5, Interval: 10 * time.Millisecond}
+	long := grelratelimit.Policy{Algorithm: grelratelimit.SlidingWindow, Limit: 5, Window: time.Hour}
+	for i := range 20 {
+		p := short
+		if i%2 == 1 {
+			p = long
+		}
+		if _, err := b.Decide(context.Background(), grelratelimit.Request{Name: "sweep", Key: string(rune('a' + i)), N: 1, Policy: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+}

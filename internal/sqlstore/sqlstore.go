@@ -55,6 +55,12 @@ func Normalize[M ~Migration](ms []M) ([]M, error) {
 	return uniq, nil
 }
 
+// Migrations contributes ms to the Fx value group group (a provider's
+// MigrationsGroup), flattened.
+func Migrations[M any](group string, ms []M) fx.Option {
+	return fx.Provide(fx.Annotate(func() []M { return ms }, fx.ResultTags(`group:"`+group+`,flatten"`)))
+}
+
 // Expand replaces {{schema}} in sql by the quoted schema.
 func Expand(sql, quotedSchema string) string {
 	return strings.ReplaceAll(sql, SchemaPlaceholder, quotedSchema)

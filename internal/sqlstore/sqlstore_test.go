@@ -9,6 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
 	"go.uber.org/goleak"
 )
 
@@ -117,4 +119,21 @@ func TestSweepHook(t *testing.T) {
 			t.Fatalf("%d sweeps in 2.5 intervals, want 2", calls.Load())
 		}
 	})
+}
+
+func TestMigrationsGroup(t *testing.T) {
+	var got struct {
+		fx.In
+		Ms []migration `group:"test.migrations"`
+	}
+	app := fxtest.New(t, fx.NopLogger,
+		Migrations("test.migrations", []migration{{"a", "1"}, {"b", "2"}}),
+		Migrations("test.migrations", []migration{{"c", "3"}}),
+		fx.Populate(&got))
+	app.RequireStart()
+	app.RequireStop()
+	ms, err := Normalize(got.Ms)
+	if err != nil || len(ms) != 3 || ms[0].Name != "a" || ms[2].Name != "c" {
+		t.Fatalf("group = %v (%v), want the three migrations flattened", got.Ms, err)
+	}
 }
