@@ -174,15 +174,7 @@ const notURL = "not a valid URL (a password with reserved characters such as @ :
 // list may hold several host[:port] separated by commas, as in libpq.
 func urlSettings(raw string) ([]string, string) {
 	scheme, rest, _ := strings.Cut(raw, "://")
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
-	userinfo := ""
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		userinfo, authority = authority[:at+1], authority[at+1:]
-	}
+	userinfo, authority, tail := provider.SplitAuthority(rest)
 	u, err := url.Parse(scheme + "://" + userinfo + "placeholder" + tail)
 	if err != nil {
 		return nil, notURL

@@ -10,6 +10,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/internal/provider"
+	"github.com/grelmicro/grelmicro-go/internal/sqlstore"
 )
 
 // InstancesGroup is the Fx value group of [Instance] values, one per pool,
@@ -41,10 +42,7 @@ func FromPool(name string, pool *pgxpool.Pool, opts ...Option) fx.Option {
 
 // Migrations contributes migrations to [MigrationsGroup]; adapters use it
 // for their tables.
-func Migrations(ms ...Migration) fx.Option {
-	return fx.Provide(fx.Annotate(func() []Migration { return ms },
-		fx.ResultTags(`group:"`+MigrationsGroup+`,flatten"`)))
-}
+func Migrations(ms ...Migration) fx.Option { return sqlstore.Migrations(MigrationsGroup, ms) }
 
 // Tag returns the Fx tag of the named instance: name:"<name>", or "" for
 // the default.

@@ -62,15 +62,7 @@ func TestServerRestart(t *testing.T) {
 	if _, err := p.Pool().Exec(ctx, "CREATE TABLE survive (n int)"); err != nil {
 		t.Fatal(err)
 	}
-	srv.Stop()
-	checkCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	err = p.Ready(checkCtx)
-	cancel()
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Ready with the server down = %v, want ErrUnavailable", err)
-	}
-	srv.Start()
-	providertest.Eventually(t, 20*time.Second, "readiness after restart", p.Ready)
+	providertest.RequireRecovers(t, p, srv, ErrUnavailable, 3*time.Second, 20*time.Second)
 	if _, err := p.Pool().Exec(ctx, "INSERT INTO survive VALUES (1)"); err != nil {
 		t.Fatalf("the pool does not work after the restart: %v", err)
 	}

@@ -199,15 +199,7 @@ func TestServerRestart(t *testing.T) {
 	if err := p.Client().Set(ctx, "before", "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	srv.Stop()
-	checkCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	err = p.Ready(checkCtx)
-	cancel()
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Ready with the server down = %v, want ErrUnavailable", err)
-	}
-	srv.Start()
-	providertest.Eventually(t, 15*time.Second, "readiness after restart", p.Ready)
+	providertest.RequireRecovers(t, p, srv, ErrUnavailable, 2*time.Second, 15*time.Second)
 	if err := p.Client().Set(ctx, "after", "2", 0).Err(); err != nil {
 		t.Fatalf("the client does not work after the restart: %v", err)
 	}

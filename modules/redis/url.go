@@ -130,15 +130,7 @@ func parseSingle(scheme, rest string) (*Options, string) {
 // parseMulti parses the Sentinel and Cluster forms, whose authority is a
 // comma-separated host list that net/url does not accept.
 func parseMulti(mode Mode, tls bool, rest string) (*Options, string) {
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
-	userinfo := ""
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		userinfo, authority = authority[:at+1], authority[at+1:]
-	}
+	userinfo, authority, tail := provider.SplitAuthority(rest)
 	port := defaultPort
 	if mode == ModeSentinel {
 		port = defaultSentinelPort

@@ -65,18 +65,7 @@ func TestRateLimitSweep(t *testing.T) {
 	db := rateLimitDB(t, testenv.SQLitePath(t))
 	b := grelsqlite.NewRateLimitBackend(db)
 	ctx := context.Background()
-	short := grelratelimit.Policy{Algorithm: grelratelimit.TokenBucket, Limit: 5, Interval: 10 * time.Millisecond}
-	long := grelratelimit.Policy{Algorithm: grelratelimit.SlidingWindow, Limit: 5, Window: time.Hour}
-	for i := range 20 {
-		p := short
-		if i%2 == 1 {
-			p = long
-		}
-		if _, err := b.Decide(ctx, grelratelimit.Request{Name: "sweep", Key: string(rune('a' + i)), N: 1, Policy: p}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	time.Sleep(50 * time.Millisecond)
+	providertest.DecideIdleAndLive(t, b)
 	n, err := b.Sweep(ctx)
 	if err != nil || n != 10 {
 		t.Errorf("Sweep = %d, %v; want the 10 idle keys", n, err)
