@@ -427,21 +427,64 @@ func passFirst(ctx context.Context, list []*entry, now time.Time, pending int) (
 // Draining reports whether Drain has been called.
 func (c *Checker) Draining() bool { return c.draining.Load() }
 
+// DrainReserve bounds the share of the stop context that [Checker.Drain]
+// leaves to the hooks that stop after it (the servers' shutdown, lease
+// releases, the checker's Stop, the providers' close, the telemetry flush):
+// when ctx has a deadline, Drain waits at most until that deadline minus
+// min(half the time left, DrainReserve). A stop timeout of at least the
+// drain delay plus DrainReserve, counted from when the drain starts, leaves
+// the drain whole; add the servers' shutdown and the telemetry flush to it
+// to size an app's stop timeout.
+const DrainReserve = 2 * time.Second
+
+// drainWait is how long Drain may wait at now: the drain delay, cut so that
+// the reserve of ctx's deadline is left (cut is then true).
+func drainWait(ctx context.Context, delay time.Duration) (wait, left time.Duration, cut bool) {
+	deadline, ok := ctx.Deadline()
+	if !ok || delay <= 0 {
+		return delay, 0, false
+	}
+	left = time.Until(deadline)
+	most := left - min(left/2, DrainReserve)
+	if delay <= most {
+		return delay, left, false
+	}
+	return max(most, 0), left, true
+}
+
 // Drain turns readiness to not ready (/readyz answers 503 from now on, and
-// /healthz too) and then waits the drain delay, or until ctx ends
-// (returning ctx.Err()), so that load balancers stop sending traffic before
-// the servers stop. Call it before shutting servers down. A second call
-// returns at once. Liveness is not affected.
+// /healthz too) and then waits the drain delay, so that load balancers stop
+// sending traffic before the servers stop. Call it before shutting servers
+// down. Liveness is not affected; a second call returns at once.
+//
+// Drain never spends the whole stop budget: when ctx has a deadline, it
+// returns early enough to leave the hooks that stop after it a share of the
+// time left (see [DrainReserve]). A drain cut short that way is logged at
+// warn, naming GREL_HEALTH_DRAIN_DELAY, and is not an error: Drain returns
+// nil. It returns ctx.Err() only when ctx ends before the (possibly
+// shortened) wait does, or has already ended.
 func (c *Checker) Drain(ctx context.Context) error {
 	if c.draining.Swap(true) {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		c.log.Info("draining: readiness is now failing", zap.String(grellog.FieldState, "draining"))
+		return err
+	}
+	wait, left, cut := drainWait(ctx, c.cfg.DrainDelay)
 	c.log.Info("draining: readiness is now failing",
-		zap.String(grellog.FieldState, "draining"), zap.Duration(grellog.FieldDuration, c.cfg.DrainDelay))
-	if c.cfg.DrainDelay <= 0 {
+		zap.String(grellog.FieldState, "draining"), zap.Duration(grellog.FieldDuration, wait))
+	if cut {
+		c.log.Warn("drain cut short: GREL_HEALTH_DRAIN_DELAY does not fit in the stop timeout; "+
+			"raise the stop timeout (fx.StopTimeout) above the delay plus the servers' shutdown, or lower the delay",
+			zap.String(grellog.FieldOp, "drain"),
+			zap.Duration("drain_delay", c.cfg.DrainDelay), zap.Duration(grellog.FieldDuration, wait),
+			zap.Duration("stop_time_left", left))
+	}
+	if wait <= 0 {
 		return nil
 	}
-	t := time.NewTimer(c.cfg.DrainDelay)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-t.C:

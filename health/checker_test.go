@@ -731,13 +731,77 @@ func TestDrain(t *testing.T) {
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
+		// A caller that cancels ends the wait with its error.
 		c := newChecker(t, grelhealth.WithDrainDelay(time.Minute))
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		defer cancel()
-		if err := c.Drain(ctx); !errors.Is(err, context.DeadlineExceeded) || !c.Draining() {
-			t.Fatalf("Drain cut short = %v", err)
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(time.Second, cancel)
+		start := time.Now()
+		if err := c.Drain(ctx); !errors.Is(err, context.Canceled) || !c.Draining() || time.Since(start) != time.Second {
+			t.Fatalf("Drain canceled = %v after %v", err, time.Since(start))
 		}
 	})
+}
+
+// TestDrainLeavesBudget: Drain never uses the whole of its ctx's deadline:
+// it waits at most until the deadline minus min(half the time left,
+// DrainReserve), warns when that cut the delay, and returns nil, so that the
+// stop hooks after it still run.
+func TestDrainLeavesBudget(t *testing.T) {
+	tests := []struct {
+		name     string
+		delay    time.Duration
+		deadline time.Duration // 0: none
+		wantWait time.Duration
+		wantWarn bool
+	}{
+		{"no deadline", 6 * time.Second, 0, 6 * time.Second, false},
+		{"fits", 6 * time.Second, 20 * time.Second, 6 * time.Second, false},
+		{"fits exactly with the reserve", 6 * time.Second, 8 * time.Second, 6 * time.Second, false},
+		{"the measured failure: 6s in a 5s stop", 6 * time.Second, 5 * time.Second, 3 * time.Second, true},
+		{"just above", 3*time.Second + time.Millisecond, 5 * time.Second, 3 * time.Second, true},
+		{"short budget: half is left", time.Minute, time.Second, 500 * time.Millisecond, true},
+		{"short delay in a short budget", 400 * time.Millisecond, time.Second, 400 * time.Millisecond, false},
+		{"no delay", 0, time.Second, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				log, logs := observed(zapcore.InfoLevel)
+				c := newChecker(t, grelhealth.WithDrainDelay(tt.delay), grelhealth.WithLogger(log))
+				mustRegister(t, c, grelhealth.Check{Name: "db", Func: pass})
+				ctx := t.Context()
+				if tt.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+					defer cancel()
+				}
+				start := time.Now()
+				drained := make(chan error, 1)
+				go func() { drained <- c.Drain(ctx) }()
+				synctest.Wait()
+				if ok, _ := c.Ready(t.Context()); ok {
+					t.Fatal("ready during the drain")
+				}
+				if err := <-drained; err != nil || time.Since(start) != tt.wantWait {
+					t.Fatalf("Drain = %v after %v, want nil after %v", err, time.Since(start), tt.wantWait)
+				}
+				if tt.deadline > 0 && ctx.Err() != nil {
+					t.Fatalf("Drain used the whole deadline")
+				}
+				warned := logs.FilterMessageSnippet("drain cut short").All()
+				if (len(warned) == 1) != tt.wantWarn || len(warned) > 1 {
+					t.Fatalf("%d cut-short warnings, want %v", len(warned), tt.wantWarn)
+				}
+				if tt.wantWarn {
+					f := warned[0].ContextMap()
+					if warned[0].Level != zapcore.WarnLevel || !strings.Contains(warned[0].Message, "GREL_HEALTH_DRAIN_DELAY") ||
+						f["drain_delay"] != tt.delay || f[grellog.FieldDuration] != tt.wantWait {
+						t.Fatalf("warning %s %q %v", warned[0].Level, warned[0].Message, f)
+					}
+				}
+			})
+		})
+	}
 }
 
 // TestReadyAllocs: the probe path allocates nothing on cached results.

@@ -19,7 +19,8 @@ type Config struct {
 	// DrainDelay is how long Drain waits after readiness has turned to 503,
 	// so that load balancers and endpoint controllers notice before the
 	// servers stop. GREL_HEALTH_DRAIN_DELAY, default 0 (no wait; set 5s to
-	// 15s behind a Kubernetes Service), must not be negative.
+	// 15s behind a Kubernetes Service), must not be negative. Drain
+	// shortens it when the stop context cannot hold it plus [DrainReserve].
 	DrainDelay time.Duration
 	// Interval is the period of the background runs started by Start; 0
 	// runs checks on request only. A background tick runs only the checks

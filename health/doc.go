@@ -37,7 +37,10 @@
 //     repeat a warning per TTL.
 //   - [Checker.Drain] turns /readyz to 503 at once and then waits the drain
 //     delay; [Module] runs it on stop before the servers of [DrainGroup]
-//     stop, and stops the Checker after them.
+//     stop, and stops the Checker after them. The drain never uses up the
+//     stop context: it leaves min(half the time left, [DrainReserve]) to the
+//     hooks after it, shortening the delay (with a warning, not an error)
+//     when the stop timeout is too short to hold it.
 //
 // # Non-guarantees
 //

@@ -32,7 +32,8 @@ const (
 //     set) and, on stop, Stop. It is appended when the Checker is built, so
 //     it stops after everything built on it, HTTP servers included.
 //   - the drain hook: on stop, Drain (readiness turns 503, then the drain
-//     delay). Fx runs OnStop hooks in the reverse order of their OnStart, so
+//     delay, shortened when the stop timeout cannot hold it plus
+//     [DrainReserve], so that the hooks after it still run). Fx runs OnStop hooks in the reverse order of their OnStart, so
 //     a hook stops first only if it was appended last. The drain hook is
 //     appended by an invoke that first requires every member of DrainGroup:
 //     building them appends their hooks before it, so it stops before them.

@@ -15,6 +15,7 @@ import (
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
+	"go.uber.org/zap/zapcore"
 )
 
 func TestGroupNames(t *testing.T) {
@@ -207,4 +208,53 @@ func TestDrainOrderOnStop(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDrainLongerThanStopTimeout: a drain delay above the app's stop timeout
+// no longer breaks the stop. The drain is cut (with a warning) so that the
+// server, the checker and the hooks appended before them (providers,
+// telemetry) still stop, and app.Stop returns nil within the timeout.
+func TestDrainLongerThanStopTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log, logs := observed(zapcore.InfoLevel)
+		var s *server
+		var c *grelhealth.Checker
+		var providerStopped time.Duration
+		start := time.Now()
+		app := fxtest.New(t,
+			fx.Supply(log),
+			// A provider: its check is built before the checker, so its
+			// hook is appended before the checker's and stops after it.
+			fx.Provide(fx.Annotate(func(lc fx.Lifecycle) grelhealth.Check {
+				lc.Append(fx.StopHook(func() { providerStopped = time.Since(start) }))
+				return grelhealth.Check{Name: "db", Func: pass}
+			}, fx.ResultTags(`group:"`+grelhealth.ChecksGroup+`"`))),
+			registry(map[string]string{"GREL_HEALTH_DRAIN_DELAY": "6s"}),
+			grelhealth.Module,
+			fx.Provide(newServer),
+			grelhealth.StopAfterDrain[*server](),
+			fx.Populate(&s, &c),
+			fx.StopTimeout(5*time.Second),
+		)
+		app.RequireStart()
+		start = time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
+		defer cancel()
+		if err := app.Stop(ctx); err != nil {
+			t.Fatalf("Stop = %v, want a clean stop", err)
+		}
+		// 5s left at the drain: it keeps min(2.5s, DrainReserve) = 2s.
+		if got := s.stopAt.Sub(start); got != 3*time.Second || s.readyzCode != 503 || s.checkerErr != nil {
+			t.Errorf("server stop at %v, /readyz %d, checker %v; want at 3s, 503, still up", got, s.readyzCode, s.checkerErr)
+		}
+		if providerStopped != 3*time.Second {
+			t.Errorf("the provider stopped at %v, want 3s (its hook must run)", providerStopped)
+		}
+		if err := c.Start(t.Context()); !errors.Is(err, grelhealth.ErrStopped) {
+			t.Errorf("the checker did not stop: Start = %v", err)
+		}
+		if n := logs.FilterMessageSnippet("drain cut short").FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+			t.Errorf("%d cut-short warnings, want 1", n)
+		}
+	})
 }
