@@ -390,29 +390,47 @@ func (b *Breaker) refuse(ctx context.Context, s State, remaining time.Duration) 
 // The local copy of a shared state changes silently while the store
 // decides.
 func (b *Breaker) moved(ctx context.Context, c *core, m moved, cause error) {
-	if c == b.local {
-		if b.degraded.Load() {
-			b.emit(ctx, m.tr, cause, false, true)
-		}
-		return
-	}
-	b.seen.Store(m.gen & genMask)
-	b.emit(ctx, m.tr, cause, false, false)
+	b.settle(ctx, c, m, cause, false)
 }
 
-// catchUp announces a transition made by another breaker on the same
-// Memory key.
+// settle fills the delivery slot transition m took: with its event, or
+// with nothing for a silent change of the local copy or a manual set to the
+// state the key was in.
+func (b *Breaker) settle(ctx context.Context, c *core, m moved, cause error, manual bool) {
+	if !m.slot {
+		return
+	}
+	local := c == b.local
+	if local && !b.degraded.Load() || m.tr.From == m.tr.To {
+		b.skip(m)
+		return
+	}
+	b.announce(ctx, m.seq, m.tr, cause, manual, local)
+}
+
+// catchUp announces a transition made by another breaker (or a Backend
+// call) on the same Memory key. It takes its slot under the core's lock,
+// so that it is delivered in the order of the transitions.
 func (b *Breaker) catchUp(ctx context.Context, cfg *Config) {
 	c := b.core
 	c.mu.Lock()
 	g := genOf(c.word.Load())
-	tr, by := c.last, c.lastBy
-	c.mu.Unlock()
 	s := b.seen.Load()
-	if s == g || !b.seen.CompareAndSwap(s, g) || by == b {
-		return // announced, or ours: the goroutine that made it announces it
+	if s == g {
+		c.mu.Unlock()
+		return
 	}
-	b.emit(ctx, tr, nil, false, false)
+	b.seen.Store(g)
+	tr := c.last
+	if c.lastGen == 0 || c.lastGen&genMask == s || c.lastBy == b {
+		// Announced already (the generation moved without a transition),
+		// or ours: the goroutine that made it announces it.
+		c.mu.Unlock()
+		return
+	}
+	seq := b.notes.reserve()
+	c.mu.Unlock()
+	b.announce(ctx, seq, tr, nil, false, false)
 }
 
 // State returns the breaker's state. An open breaker whose open duration
@@ -498,11 +516,7 @@ func (b *Breaker) Close(ctx context.Context) error { return b.set(ctx, StateClos
 func (b *Breaker) set(ctx context.Context, to State) error {
 	cfg := b.cfg.Load()
 	if c := b.core; c != nil {
-		m := c.set(cfg, to, b)
-		b.seen.Store(m.gen & genMask)
-		if m.tr.From != to {
-			b.emit(ctx, m.tr, nil, true, false)
-		}
+		b.settle(ctx, c, c.set(cfg, to, b), nil, true)
 		return nil
 	}
 	return b.setRemote(ctx, cfg, to)
@@ -517,14 +531,20 @@ func (b *Breaker) Start(ctx context.Context) error {
 		return nil
 	}
 	cfg := b.cfg.Load()
-	var snap Snapshot
-	if c := b.core; c != nil {
-		snap = c.snapshot(cfg)
-		b.seen.Store(snap.Generation & genMask)
-	} else {
-		snap = b.startRemote(ctx, cfg)
+	initial := func(snap Snapshot) notice {
+		return notice{ev: Event{Name: b.name, Key: b.groupKey, From: snap.State, To: snap.State, Counts: snap.Counts, Initial: true}}
 	}
-	b.notify(notice{ev: Event{Name: b.name, Key: b.groupKey, From: snap.State, To: snap.State, Counts: snap.Counts, Initial: true}})
+	if c := b.core; c != nil {
+		c.sync(cfg)
+		c.mu.Lock()
+		snap := c.snapshotLocked()
+		b.seen.Store(snap.Generation & genMask)
+		seq := b.notes.reserve()
+		c.mu.Unlock()
+		b.fill(seq, initial(snap), false)
+		return nil
+	}
+	b.notify(initial(b.startRemote(ctx, cfg)))
 	return nil
 }
 

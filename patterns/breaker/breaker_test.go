@@ -16,6 +16,8 @@ import (
 	grelbreaker "github.com/grelmicro/grelmicro-go/patterns/breaker"
 	grelmatch "github.com/grelmicro/grelmicro-go/patterns/match"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -510,19 +512,72 @@ func TestSharedMemoryKey(t *testing.T) {
 	})
 }
 
+// A breaker that catches up announces each transition of the shared key
+// once: a new half-open generation (lost trial slots given back) is not a
+// transition.
+func TestSharedMemoryKeyCatchUpOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := grelbreaker.NewMemory()
+		opts := []grelbreaker.Option{grelbreaker.WithFailureThreshold(1), grelbreaker.WithHalfOpenMaxCalls(1), grelbreaker.WithOpenDuration(time.Second)}
+		rec := &recorder{}
+		a := mustNew(t, mem, opts...)
+		c := mustNew(t, mem, append(opts, grelbreaker.WithOnStateChange(rec.listen))...)
+		ctx := context.Background()
+		_ = a.Execute(ctx, fail)
+		_ = c.Execute(ctx, ok) // refused; catches up on the trip
+		time.Sleep(time.Second)
+		if _, err := a.Allow(ctx); err != nil { // the trial's done is never called
+			t.Fatal(err)
+		}
+		_ = c.Execute(ctx, ok) // refused; catches up on half-open
+		time.Sleep(time.Second)
+		if _, err := a.Allow(ctx); err != nil { // the lost slot is given back
+			t.Fatal(err)
+		}
+		_ = c.Execute(ctx, ok) // refused: a's new trial holds the slot
+		if got, want := rec.transitions(), "closed>open open>half-open"; got != want {
+			t.Errorf("c saw %q, want %q", got, want)
+		}
+	})
+}
+
 func TestConcurrentStress(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
+	// Delivered in transition order, each event starts where the one
+	// before it ended.
+	var chain struct {
+		mu     sync.Mutex
+		to     grelbreaker.State
+		n      int
+		broken string
+		listen func(grelbreaker.Event)
+	}
+	chain.listen = func(ev grelbreaker.Event) {
+		chain.mu.Lock()
+		defer chain.mu.Unlock()
+		if ev.From != chain.to && chain.broken == "" {
+			chain.broken = fmt.Sprintf("event %d is %s>%s after an event that ended in %s", chain.n, ev.From, ev.To, chain.to)
+		}
+		chain.to = ev.To
+		chain.n++
+	}
 	b := mustNew(t, nil, grelbreaker.WithAlgorithm(grelbreaker.CountWindow), grelbreaker.WithWindowSize(20), grelbreaker.WithMinCalls(5),
 		grelbreaker.WithOpenDuration(time.Millisecond), grelbreaker.WithHalfOpenMaxCalls(2), grelbreaker.WithSuccessThreshold(2),
-		grelbreaker.WithMeterProvider(mp))
+		grelbreaker.WithMeterProvider(mp), grelbreaker.WithOnStateChange(chain.listen))
 	defer func() { _ = b.Stop(context.Background()) }()
 	var ran, ok, failed, refused atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 500 {
+				switch {
+				case g == 0 && i%10 == 5:
+					_ = b.Open(context.Background()) // manual transitions race too
+				case g == 1 && i%10 == 0:
+					_ = b.Close(context.Background())
+				}
 				err := b.Execute(context.Background(), func(context.Context) error {
 					ran.Add(1)
 					if (i+g)%3 == 0 {
@@ -547,6 +602,11 @@ func TestConcurrentStress(t *testing.T) {
 	if ran.Load() != ok.Load()+failed.Load() || ran.Load()+refused.Load() != 4000 {
 		t.Fatalf("ran %d, ok %d, failed %d, refused %d", ran.Load(), ok.Load(), failed.Load(), refused.Load())
 	}
+	chain.mu.Lock()
+	if chain.broken != "" || chain.n < 2 {
+		t.Errorf("%d events: %s", chain.n, chain.broken)
+	}
+	chain.mu.Unlock()
 	// The striped counters lost nothing.
 	got := callsByOutcome(t, reader)
 	if got["success"] != ok.Load() || got["failure"] != failed.Load() || got["rejected"] != refused.Load() {
@@ -566,5 +626,66 @@ func TestExecuteAllocatesNothing(t *testing.T) {
 		if n := testing.AllocsPerRun(500, func() { _, _ = grelbreaker.ExecuteValue(ctx, b, v) }); n != 0 {
 			t.Errorf("%s: ExecuteValue allocates %v times per call", algo, n)
 		}
+	}
+}
+
+// blockingSpan is a recording span whose state-change event blocks until
+// released: it holds the goroutine that made a transition between the
+// transition and its announcement.
+type blockingSpan struct {
+	noop.Span
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (s *blockingSpan) IsRecording() bool { return true }
+
+func (s *blockingSpan) AddEvent(name string, _ ...trace.EventOption) {
+	if name == "grel.breaker.state_change" {
+		s.once.Do(func() {
+			close(s.entered)
+			<-s.release
+		})
+	}
+}
+
+// Listeners get the transitions in the order they happened, even when the
+// goroutine that made the first one is slower to announce it than the one
+// that made the second.
+func TestListenersInTransitionOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		backend func() grelbreaker.Backend
+	}{
+		{"memory", func() grelbreaker.Backend { return nil }},
+		{"shared", func() grelbreaker.Backend { return newStore() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			b := mustNew(t, tc.backend(), grelbreaker.WithFailureThreshold(1), grelbreaker.WithOnStateChange(rec.listen))
+			sp := &blockingSpan{entered: make(chan struct{}), release: make(chan struct{})}
+			tripped := make(chan struct{})
+			go func() {
+				defer close(tripped)
+				_ = b.Execute(trace.ContextWithSpan(context.Background(), sp), fail)
+			}()
+			<-sp.entered // tripped, not yet announced
+			if err := b.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			close(sp.release)
+			<-tripped
+			if got, want := rec.transitions(), "closed>open open>closed(manual)"; got != want {
+				t.Errorf("listener saw %q, want %q", got, want)
+			}
+			if b.State() != closed {
+				t.Errorf("state %s", b.State())
+			}
+			// seen did not move back: no event is announced again.
+			_ = b.Execute(context.Background(), ok)
+			if got := rec.transitions(); got != "closed>open open>closed(manual)" {
+				t.Errorf("after one more call the listener saw %q", got)
+			}
+		})
 	}
 }

@@ -73,6 +73,8 @@ type core struct {
 	base  totals // totals at the last transition
 	trips int    // trips since the last close, for the growing open duration
 	last  Transition
+	// lastGen is the generation the last transition started.
+	lastGen uint64
 	// lastBy is the breaker whose operation made the last transition (nil
 	// for Backend calls); it announces it, the others catch up.
 	lastBy *Breaker
@@ -172,10 +174,14 @@ func (c *core) resetWindowsLocked(cfg *Config, now int64, t totals) {
 
 // moved is a transition made by one operation: the transition and the
 // full generation it started. ok is false when the operation made none.
+// A transition made by a breaker's operation took a slot in that breaker's
+// delivery order (seq, slot): the breaker must fill it.
 type moved struct {
-	tr  Transition
-	gen uint64
-	ok  bool
+	tr   Transition
+	gen  uint64
+	seq  uint64
+	ok   bool
+	slot bool
 }
 
 // decision is the answer of admit.
@@ -404,10 +410,19 @@ func (c *core) transitionLocked(cfg *Config, w uint64, to State, now int64, extr
 	case StateClosed:
 		c.trips = 0
 	}
-	c.last, c.lastBy = tr, by
 	g := c.gen.Add(1)
+	c.last, c.lastGen, c.lastBy = tr, g, by
 	c.word.Store(mkWord(g, to))
-	return moved{tr: tr, gen: g, ok: true}
+	m := moved{tr: tr, gen: g, ok: true}
+	if by != nil {
+		// Under mu, so that the breaker's events and its seen generation
+		// follow the order of the transitions.
+		if by.core == c {
+			by.seen.Store(g & genMask)
+		}
+		m.seq, m.slot = by.notes.reserve(), true
+	}
+	return m
 }
 
 // set moves the key to state whatever its state (manual operations).
@@ -457,6 +472,10 @@ func (c *core) snapshot(cfg *Config) Snapshot {
 	c.sync(cfg)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.snapshotLocked()
+}
+
+func (c *core) snapshotLocked() Snapshot {
 	w := c.word.Load()
 	now := c.now()
 	s := Snapshot{State: stateOf(w), Generation: c.gen.Load(), Counts: c.countsLocked(w, now, c.totals()), Last: c.last}

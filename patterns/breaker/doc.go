@@ -55,9 +55,12 @@
 //     cache line.
 //   - A refused call never runs; an admitted call's error is returned as is.
 //   - Listeners ([WithOnStateChange]) run outside every lock, one event at a
-//     time and in order, with the counts from before the transition; the
-//     initial state is announced at [Breaker.Start]. State changes are logged
-//     at info with name, state and the error that caused them.
+//     time and in the order of the transitions (on a shared store, of the
+//     store's generations), with the counts from before the transition; the
+//     initial state is announced at [Breaker.Start]. An event is delivered by
+//     the goroutine that caused it, or by the one still delivering an earlier
+//     event. State changes are logged at info with name, state and the error
+//     that caused them.
 //   - Half-open never admits more than HalfOpenMaxCalls trials at a time,
 //     across every breaker that shares the key.
 //   - Outcomes of calls admitted before a transition do not count after it:

@@ -47,19 +47,70 @@ type notice struct {
 	deg *DegradedEvent
 }
 
-// notifier delivers events to listeners in order, one at a time, never
-// under a lock of the breaker: a listener may call the breaker, and an event
-// it causes is delivered after it returns.
+// slot is one place in the delivery order. A transition takes its slot
+// while the lock that orders transitions is held, and fills it after
+// releasing that lock; a slot filled with nothing to say is skipped.
+type slot struct {
+	n     notice
+	ready bool
+	skip  bool
+}
+
+// notifier delivers events to listeners in the order their slots were
+// taken, one at a time, never under a lock of the breaker: a listener may
+// call the breaker, and an event it causes is delivered after it returns.
+// Whoever fills the first slot that is ready delivers; a later slot that is
+// ready waits for the earlier ones, and their fillers deliver it.
 type notifier struct {
 	mu       sync.Mutex
-	queue    []notice
+	queue    []slot
+	head     uint64 // the sequence number of queue[0]
 	draining bool
 }
 
+// reserve takes the next slot. It may be called under a core's lock (the
+// notifier's lock is never held while a core's is taken).
+func (q *notifier) reserve() uint64 {
+	q.mu.Lock()
+	seq := q.reserveLocked()
+	q.mu.Unlock()
+	return seq
+}
+
+func (q *notifier) reserveLocked() uint64 {
+	seq := q.head + uint64(len(q.queue))
+	q.queue = append(q.queue, slot{})
+	return seq
+}
+
+// notify queues n after every slot taken so far and delivers what is ready.
 func (b *Breaker) notify(n notice) {
 	q := &b.notes
 	q.mu.Lock()
-	q.queue = append(q.queue, n)
+	q.queue = append(q.queue, slot{n: n, ready: true})
+	b.drainLocked()
+}
+
+// fill gives the reserved slot seq its notice (skip: nothing to deliver)
+// and delivers what is ready.
+func (b *Breaker) fill(seq uint64, n notice, skip bool) {
+	q := &b.notes
+	q.mu.Lock()
+	q.queue[seq-q.head] = slot{n: n, ready: true, skip: skip}
+	b.drainLocked()
+}
+
+// skip fills the slot transition m took, if any, with nothing to deliver.
+func (b *Breaker) skip(m moved) {
+	if m.slot {
+		b.fill(m.seq, notice{}, true)
+	}
+}
+
+// drainLocked delivers the ready slots at the head of the queue, unless
+// another goroutine is delivering; it releases q.mu.
+func (b *Breaker) drainLocked() {
+	q := &b.notes
 	if q.draining {
 		q.mu.Unlock()
 		return
@@ -74,15 +125,21 @@ func (b *Breaker) notify(n notice) {
 			panic(r)
 		}
 	}()
-	for len(q.queue) > 0 {
+	for len(q.queue) > 0 && q.queue[0].ready {
 		next := q.queue[0]
-		q.queue[0] = notice{}
+		q.queue[0] = slot{}
 		q.queue = q.queue[1:]
+		q.head++
+		if next.skip {
+			continue
+		}
 		q.mu.Unlock()
-		b.deliver(next)
+		b.deliver(next.n)
 		q.mu.Lock()
 	}
-	q.queue = nil
+	if len(q.queue) == 0 {
+		q.queue = nil
+	}
 	q.draining = false
 	q.mu.Unlock()
 }
@@ -116,14 +173,30 @@ func (b *Breaker) deliver(n notice) {
 	}
 }
 
-// emit announces a transition of the breaker's own making.
+// emit announces a transition of the breaker's own making, after every
+// slot taken so far.
 func (b *Breaker) emit(ctx context.Context, tr Transition, cause error, manual, local bool) {
-	if ctx != nil {
-		if span := trace.SpanFromContext(ctx); span.IsRecording() {
-			span.AddEvent("grel.breaker.state_change", trace.WithAttributes(
-				attribute.String("grel.name", b.name), attribute.String("grel.breaker.from", tr.From.String()),
-				attribute.String("grel.breaker.to", tr.To.String())))
-		}
+	b.spanEvent(ctx, tr)
+	b.notify(b.notice(tr, cause, manual, local))
+}
+
+// announce fills the slot a transition took with its event.
+func (b *Breaker) announce(ctx context.Context, seq uint64, tr Transition, cause error, manual, local bool) {
+	b.spanEvent(ctx, tr)
+	b.fill(seq, b.notice(tr, cause, manual, local), false)
+}
+
+func (b *Breaker) notice(tr Transition, cause error, manual, local bool) notice {
+	return notice{ev: Event{Name: b.name, Key: b.groupKey, From: tr.From, To: tr.To, Counts: tr.Counts, Err: cause, Manual: manual, Local: local}}
+}
+
+func (b *Breaker) spanEvent(ctx context.Context, tr Transition) {
+	if ctx == nil {
+		return
 	}
-	b.notify(notice{ev: Event{Name: b.name, Key: b.groupKey, From: tr.From, To: tr.To, Counts: tr.Counts, Err: cause, Manual: manual, Local: local}})
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("grel.breaker.state_change", trace.WithAttributes(
+			attribute.String("grel.name", b.name), attribute.String("grel.breaker.from", tr.From.String()),
+			attribute.String("grel.breaker.to", tr.To.String())))
+	}
 }

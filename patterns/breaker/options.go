@@ -144,9 +144,10 @@ func WithFailureIf(m grelmatch.Matcher) Option { return func(o *options) { o.fai
 func WithIgnoreIf(m grelmatch.Matcher) Option { return func(o *options) { o.ignoreIf = m } }
 
 // WithOnStateChange adds a listener called on every state change, and once
-// at [Breaker.Start] with the initial state. Listeners run synchronously in
-// the goroutine that caused the change, outside every lock of the breaker
-// (they may call it), one event at a time and in order.
+// at [Breaker.Start] with the initial state. Listeners run outside every
+// lock of the breaker (they may call it), one event at a time and in the
+// order of the transitions, in the goroutine that caused the change or in
+// the one still delivering an earlier event.
 func WithOnStateChange(fn func(Event)) Option {
 	return func(o *options) {
 		if fn != nil {

@@ -85,13 +85,12 @@ func (b *Breaker) probeDue(cfg *Config) bool {
 func (b *Breaker) recordRemote(ctx context.Context, cfg *Config, t ticket, o Outcome, slow bool, cause error) {
 	// The local copy counts this process's outcomes all along, silently, so
 	// that it is warm when it has to decide.
-	m := b.local.record(cfg, genOf(b.local.word.Load()), o, slow, b)
+	if m := b.local.record(cfg, genOf(b.local.word.Load()), o, slow, b); m.ok {
+		b.moved(ctx, b.local, m, cause) // announced only while degraded
+	}
 	if b.degraded.Load() {
 		// The store failed since this call was admitted: the local state
 		// decides, and the store is not asked again before the next probe.
-		if m.ok {
-			b.moved(ctx, b.local, m, cause)
-		}
 		return
 	}
 	if o == OutcomeIgnored && t.state == StateClosed {
@@ -118,14 +117,14 @@ func (b *Breaker) setRemote(ctx context.Context, cfg *Config, to State) error {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
+			b.skip(lm)
 			return ctx.Err()
 		}
 		b.storeFailed(cfg, "set", err)
-		if lm.tr.From != to {
-			b.emit(ctx, lm.tr, nil, true, true)
-		}
+		b.settle(ctx, b.local, lm, nil, true) // degraded now: announced
 		return &StoreError{Op: "set", Err: err}
 	}
+	b.skip(lm)
 	b.storeOK(ctx, cfg, snap)
 	b.apply(ctx, snap, nil, true)
 	return nil
@@ -137,7 +136,12 @@ func (b *Breaker) startRemote(ctx context.Context, cfg *Config) Snapshot {
 		b.storeFailed(cfg, "load", err)
 		return b.local.snapshot(cfg)
 	}
-	b.seen.Store(snap.Generation)
+	q := &b.notes
+	q.mu.Lock()
+	if snap.Generation > b.seen.Load() {
+		b.seen.Store(snap.Generation) // announced as the initial state
+	}
+	q.mu.Unlock()
 	b.storeOK(ctx, cfg, snap)
 	b.apply(ctx, snap, nil, false)
 	return snap
@@ -180,22 +184,25 @@ func (b *Breaker) apply(ctx context.Context, snap Snapshot, cause error, manual 
 			break
 		}
 	}
-	for {
-		s := b.seen.Load()
-		if snap.Generation <= s {
-			return
-		}
-		if b.seen.CompareAndSwap(s, snap.Generation) {
-			break
-		}
+	// seen moves and the slot is taken under the notifier's lock, so that
+	// events follow the store's generations.
+	q := &b.notes
+	q.mu.Lock()
+	if snap.Generation <= b.seen.Load() {
+		q.mu.Unlock()
+		return
 	}
+	b.seen.Store(snap.Generation)
 	if snap.Last.From == snap.Last.To && !manual {
+		q.mu.Unlock()
 		return // a renewal of the same state
 	}
+	seq := q.reserveLocked()
+	q.mu.Unlock()
 	if !snap.Changed {
 		cause, manual = nil, false
 	}
-	b.emit(ctx, Transition{From: snap.Last.From, To: snap.State, Counts: snap.Last.Counts}, cause, manual, false)
+	b.announce(ctx, seq, Transition{From: snap.Last.From, To: snap.State, Counts: snap.Last.Counts}, cause, manual, false)
 }
 
 func (b *Breaker) storeFailed(cfg *Config, op string, err error) {
