@@ -3,8 +3,14 @@
 // fx.New(fxgrel.Module, ...), logging through grellog and tracing through
 // greltrace, that needs no server at all (memory and SQLite backends).
 //
-//	go run ./examples/service              # serve until SIGINT or SIGTERM (stops within 5s)
+//	go run ./examples/service              # serve until SIGINT or SIGTERM (stops within 5s on the defaults)
 //	go run ./examples/service --describe   # print every variable it reads, and exit
+//
+// On SIGINT or SIGTERM it stops within a budget made of its parts (see
+// [stopBudget]): GREL_HEALTH_DRAIN_DELAY (/readyz answers 503 meanwhile),
+// then GREL_HTTP_SHUTDOWN_TIMEOUT, then GREL_TRACE_SHUTDOWN_TIMEOUT when
+// telemetry is exported, plus grelhealth.DrainReserve for the rest; 5s on the
+// defaults. docs/example.md has the routes and the variables.
 //
 // # Adding a pattern
 //
@@ -37,9 +43,12 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
 	"github.com/grelmicro/grelmicro-go/fxgrel"
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	greltrace "github.com/grelmicro/grelmicro-go/tracing"
 )
 
 // patterns lists the pattern files' options, one line each
@@ -58,9 +67,43 @@ func modules() []fx.Option {
 	return append([]fx.Option{fxgrel.Module, serverModule, store}, patterns...)
 }
 
-// stopTimeout bounds the whole stop: the HTTP drain, then the flush of
-// telemetry.
-const stopTimeout = 5 * time.Second
+// stopBudget bounds the whole stop, from its parts, in the order they stop:
+// the readiness drain (GREL_HEALTH_DRAIN_DELAY, 0 by default), the HTTP
+// server's shutdown (GREL_HTTP_SHUTDOWN_TIMEOUT, 3s), the telemetry flush
+// (GREL_TRACE_SHUTDOWN_TIMEOUT, 5s, counted only when spans or metrics are
+// exported: the no-op providers stop at once), plus grelhealth.DrainReserve
+// (2s) for the rest: the leader lease's release, the health checker, the
+// store's close. On the defaults that is 0 + 3s + 0 + 2s = 5s. The reserve is
+// the share grelhealth's drain leaves to the hooks after it, so a budget
+// built this way never cuts the drain.
+func stopBudget(drainDelay, httpShutdown time.Duration, telemetry greltrace.Config) time.Duration {
+	d := drainDelay + httpShutdown + grelhealth.DrainReserve
+	if exports(telemetry) {
+		d += telemetry.ShutdownTimeout
+	}
+	return d
+}
+
+// exports reports whether the telemetry providers export anything, and so
+// have something to flush on stop.
+func exports(c greltrace.Config) bool {
+	return !c.Disabled && (len(c.TracesExporters) > 0 || len(c.MetricsExporters) > 0)
+}
+
+// parts are the components the stop budget is made of, read from the graph
+// once fx.New has resolved their config.
+type parts struct {
+	fx.In
+	Registry  *grelconfig.Registry
+	Checker   *grelhealth.Checker
+	Server    *Server
+	Telemetry *greltrace.Providers
+	Logger    *zap.Logger
+}
+
+func (p parts) stopBudget() time.Duration {
+	return stopBudget(p.Checker.Config().DrainDelay, p.Server.cfg.ShutdownTimeout, p.Telemetry.Config())
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -77,18 +120,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	var reg *grelconfig.Registry
+	var p parts
 	app := fx.New(append(modules(),
-		fx.StopTimeout(stopTimeout),
-		fx.Populate(&reg),
-		fx.Invoke(func(*Server) {}),
+		fx.Invoke(func(in parts) { p = in }),
 	)...)
 	if err := app.Err(); err != nil {
 		fmt.Fprintf(stderr, "service: refusing to start: %v\n", err)
 		return 1
 	}
 	if *describe {
-		if err := fxgrel.Describe(stdout, reg); err != nil {
+		if err := fxgrel.Describe(stdout, p.Registry); err != nil {
 			fmt.Fprintf(stderr, "service: %v\n", err)
 			return 1
 		}
@@ -104,9 +145,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
 	defer cancel()
+	budget := p.stopBudget()
 	if err := app.Start(startCtx); err != nil {
 		fmt.Fprintf(stderr, "service: start: %v\n", err)
-		stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		stopCtx, cancel := context.WithTimeout(context.Background(), budget)
 		defer cancel()
 		_ = app.Stop(stopCtx)
 		return 1
@@ -115,9 +157,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	select {
 	case sig := <-app.Wait(): // a component's fx.Shutdowner (or a signal Fx saw)
 		code = sig.ExitCode
-	case <-signals:
+		p.Logger.Info("stopping", zap.String("signal", sig.Signal.String()), zap.Int("exit_code", code), zap.Duration("timeout", budget))
+	case sig := <-signals:
+		p.Logger.Info("stopping", zap.String("signal", sig.String()), zap.Duration("timeout", budget))
 	}
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), stopTimeout)
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), budget)
 	defer cancelStop()
 	if err := app.Stop(stopCtx); err != nil {
 		fmt.Fprintf(stderr, "service: stop: %v\n", err)

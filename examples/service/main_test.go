@@ -242,72 +242,169 @@ func hermeticEnv(env ...string) []string {
 
 var listening = regexp.MustCompile(`"msg":"http server listening","addr":"([^"]+)"`)
 
+// service is the binary running in a test.
+type service struct {
+	cmd    *exec.Cmd
+	addr   string
+	exited chan error
+
+	mu   sync.Mutex
+	logs bytes.Buffer
+}
+
+// startService runs the binary on a free port with the JSON log format and
+// env, and waits until it listens.
+func startService(t *testing.T, env ...string) *service {
+	t.Helper()
+	cmd := exec.Command(serviceBinary(t))
+	cmd.Dir = t.TempDir() // the SQLite default, ./grelmicro.db, lands there
+	cmd.Env = hermeticEnv(append([]string{"GREL_HTTP_ADDR=127.0.0.1:0", "GREL_LOG_FORMAT=json"}, env...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &service{cmd: cmd, exited: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.logs.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+		s.exited <- cmd.Wait()
+	}()
+	select {
+	case s.addr = <-addr:
+		return s
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Logf("killed: %v", <-s.exited)
+		t.Fatalf("the service did not start:\n%s", s.log())
+	}
+	return nil
+}
+
+func (s *service) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs.String()
+}
+
+// wait waits for the process to exit, killing it after limit.
+func (s *service) wait(t *testing.T, limit time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-s.exited:
+		return err
+	case <-time.After(limit):
+		_ = s.cmd.Process.Kill()
+		t.Logf("killed: %v", <-s.exited)
+		t.Fatalf("still running %v after the signal:\n%s", limit, s.log())
+	}
+	return nil
+}
+
 func TestBinaryStopsCleanlyOnSignal(t *testing.T) {
-	bin := serviceBinary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(bin)
-			cmd.Dir = t.TempDir() // the SQLite default, ./grelmicro.db, lands there
-			cmd.Env = hermeticEnv("GREL_HTTP_ADDR=127.0.0.1:0", "GREL_LOG_FORMAT=json")
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			addr := make(chan string, 1)
-			var logged bytes.Buffer
-			var logMu sync.Mutex
-			go func() {
-				sc := bufio.NewScanner(stderr)
-				for sc.Scan() {
-					logMu.Lock()
-					logged.WriteString(sc.Text() + "\n")
-					logMu.Unlock()
-					if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-						addr <- m[1]
-					}
-				}
-				exited <- cmd.Wait()
-			}()
-			select {
-			case a := <-addr:
-				if resp, body := get(t, "http://"+a+"/", nil); resp.StatusCode != 200 || !strings.Contains(string(body), "GET /{$}") {
-					t.Errorf("index: %d %s", resp.StatusCode, body)
-				}
-			case <-time.After(30 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Logf("killed: %v", <-exited)
-				t.Fatalf("the service did not start:\n%s", logged.String())
+			s := startService(t)
+			if resp, body := get(t, "http://"+s.addr+"/", nil); resp.StatusCode != 200 || !strings.Contains(string(body), "GET /{$}") {
+				t.Errorf("index: %d %s", resp.StatusCode, body)
 			}
 			start := time.Now()
-			if err := cmd.Process.Signal(sig); err != nil {
+			if err := s.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case err := <-exited:
-				if err != nil {
-					logMu.Lock()
-					t.Errorf("exit after %v: %v\n%s", sig, err, logged.String())
-					logMu.Unlock()
-				}
-				if d := time.Since(start); d > 5*time.Second {
-					t.Errorf("stopped in %v, want within 5s", d)
-				}
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Logf("killed: %v", <-exited)
-				t.Fatal("still running 10s after the signal")
+			if err := s.wait(t, 10*time.Second); err != nil {
+				t.Errorf("exit after %v: %v\n%s", sig, err, s.log())
 			}
-			logMu.Lock()
-			defer logMu.Unlock()
-			if !strings.Contains(logged.String(), `"msg":"http server stopped"`) {
-				t.Errorf("no clean stop in the log:\n%s", logged.String())
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("stopped in %v, want within 5s", d)
+			}
+			for _, want := range []string{`"msg":"stopping","signal":"` + sig.String() + `","timeout":"5s"`, `"msg":"http server stopped"`} {
+				if !strings.Contains(s.log(), want) {
+					t.Errorf("the log lacks %s:\n%s", want, s.log())
+				}
 			}
 		})
 	}
+}
+
+// TestBinaryDrainsBeforeStopping: with GREL_HEALTH_DRAIN_DELAY set, /readyz
+// answers 503 (and /livez still 200) for the delay after the signal, then
+// the server stops cleanly and the process exits 0, within a stop budget
+// that holds the delay. 6s is the delay that used to break the stop (a
+// fixed 5s budget: exit 1 after 5s, "context deadline exceeded").
+func TestBinaryDrainsBeforeStopping(t *testing.T) {
+	for _, tt := range []struct {
+		delay  time.Duration
+		budget string // the stop timeout the service derives
+	}{
+		{time.Second, "6s"},
+		{6 * time.Second, "11s"},
+	} {
+		t.Run(tt.delay.String(), func(t *testing.T) {
+			s := startService(t, "GREL_HEALTH_DRAIN_DELAY="+tt.delay.String())
+			base := "http://" + s.addr
+			if resp, _ := get(t, base+"/readyz", nil); resp.StatusCode != 200 {
+				t.Fatalf("/readyz before the signal: %d", resp.StatusCode)
+			}
+			start := time.Now()
+			if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			// Poll /readyz until the drain has turned it to 503.
+			var draining time.Duration
+			for time.Since(start) < tt.delay {
+				if code := probe(base + "/readyz"); code == http.StatusServiceUnavailable {
+					draining = time.Since(start)
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if draining == 0 {
+				t.Fatalf("/readyz never answered 503 during the %v drain:\n%s", tt.delay, s.log())
+			}
+			if code := probe(base + "/livez"); code != http.StatusOK {
+				t.Errorf("/livez during the drain = %d, want 200", code)
+			}
+			if err := s.wait(t, tt.delay+10*time.Second); err != nil {
+				t.Fatalf("exit: %v, want 0\n%s", err, s.log())
+			}
+			if took := time.Since(start); took < tt.delay || took > tt.delay+3*time.Second {
+				t.Errorf("stopped %v after the signal, want the %v drain and then a prompt stop", took, tt.delay)
+			}
+			log := s.log()
+			for _, want := range []string{`"timeout":"` + tt.budget + `"`, `"msg":"draining: readiness is now failing"`, `"msg":"http server stopped"`} {
+				if !strings.Contains(log, want) {
+					t.Errorf("the log lacks %s:\n%s", want, log)
+				}
+			}
+			for _, bad := range []string{"cut short", `"level":"error"`} {
+				if strings.Contains(log, bad) {
+					t.Errorf("the log has %q:\n%s", bad, log)
+				}
+			}
+		})
+	}
+}
+
+// probe returns the status code of a GET, or 0 when the request fails.
+func probe(url string) int {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestBinaryDescribe(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	grellog "github.com/grelmicro/grelmicro-go/logging"
 )
 
@@ -191,15 +192,33 @@ func (s *Server) stop(ctx context.Context) error {
 	if done == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	// A bound shorter than GREL_HTTP_SHUTDOWN_TIMEOUT matters only when
+	// requests are still in flight at it, which the warning below says.
+	bound := shutdownBound(ctx, s.cfg.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
-		s.log.Warn("http drain cut short: closing the connections left", zap.Error(err))
+		s.log.Warn("http drain cut short: closing the connections left", zap.Error(err),
+			zap.Duration(grellog.FieldDuration, bound), zap.Duration("shutdown_timeout", s.cfg.ShutdownTimeout))
 		_ = s.srv.Close()
 	}
 	<-done
 	s.log.Info("http server stopped")
 	return nil
+}
+
+// shutdownBound is how long the server's shutdown may take within ctx: want
+// (GREL_HTTP_SHUTDOWN_TIMEOUT), cut by the rule of grelhealth's drain so
+// that min(half the time left, grelhealth.DrainReserve) of ctx's deadline is
+// left to the hooks that stop after the server (the checker, the store, the
+// telemetry): Fx skips every hook left once the stop context has ended.
+func shutdownBound(ctx context.Context, want time.Duration) time.Duration {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return want
+	}
+	left := time.Until(deadline)
+	return min(want, max(left-min(left/2, grelhealth.DrainReserve), 0))
 }
 
 type indexRoute struct {
