@@ -17,8 +17,9 @@ import (
 // 429 with Retry-After and a problem+json body. Behind a reverse proxy, set
 // GREL_RATELIMIT_HELLO_TRUSTED_PROXIES to its address so that the client is
 // read from X-Forwarded-For. GET /ratelimit/peek shows the caller's quota
-// without using any. No store is configured, so the limiter runs in memory
-// (and logs a warning that its limits are per process).
+// without using any. The limiter keeps its buckets in the service's store
+// (backends.go: SQLite by default, Redis or PostgreSQL when the deployment
+// points there), so copies of the service share one limit per client.
 var ratelimitExample = fx.Options(
 	grelratelimit.Module,
 	grelratelimit.Named("hello"),
