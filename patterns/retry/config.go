@@ -53,10 +53,9 @@ type Config struct {
 	// MaxAttempts bounds the number of attempts, the first one included; 0
 	// means no bound (then MaxElapsed must be set). Default 3.
 	MaxAttempts int
-	// MaxElapsed bounds the time from the first failure (the end of the
-	// first attempt) to the start of the last attempt; 0 means no bound.
-	// Default 0. Bound the first attempt itself with a deadline or a
-	// timeout.
+	// MaxElapsed bounds the time from the start of the first attempt to the
+	// start of the last attempt; 0 means no bound. Default 0. It does not
+	// interrupt an attempt: bound each one with a deadline or a timeout.
 	MaxElapsed time.Duration
 	// Delay is the wait of the Constant algorithm. Default 100ms.
 	Delay time.Duration
@@ -110,7 +109,7 @@ var (
 	maxAttemptsField = spec.Int("MAX_ATTEMPTS", func(c *Config) *int { return &c.MaxAttempts }, 3,
 		grelconfig.NonNegative[int]()).Doc("attempts in all, the first included; 0 for no bound")
 	maxElapsedField = spec.Duration("MAX_ELAPSED", func(c *Config) *time.Duration { return &c.MaxElapsed }, 0,
-		grelconfig.NonNegative[time.Duration]()).Doc("no attempt starts later than this after the first failure; 0 for no bound")
+		grelconfig.NonNegative[time.Duration]()).Doc("no attempt starts later than this after the start of the first; 0 for no bound")
 	delayField = spec.Duration("DELAY", func(c *Config) *time.Duration { return &c.Delay }, 100*time.Millisecond,
 		grelconfig.NonNegative[time.Duration]()).For(string(Constant)).Doc("wait between attempts")
 	initialDelayField = spec.Duration("INITIAL_DELAY", func(c *Config) *time.Duration { return &c.InitialDelay }, 100*time.Millisecond,

@@ -24,10 +24,11 @@
 //
 //   - No goroutine per attempt: fn runs in the caller's goroutine, waits are
 //     one timer reused across the attempts of a call. A first-try success
-//     allocates nothing and reads no clock (without a tracer).
-//   - MaxElapsed and [RetryError].Elapsed count from the first failure (the
-//     end of the first attempt); bound the first attempt itself with the
-//     context's deadline or greltimeout.
+//     allocates nothing and reads the monotonic clock once (without a
+//     tracer).
+//   - MaxElapsed, [RetryError].Elapsed and [Event].Elapsed count from the
+//     start of the first attempt: no attempt starts later than MaxElapsed
+//     after it, and a slow first attempt uses up the budget like any other.
 //   - The retrier never sleeps past the context's deadline: when the next
 //     wait would end at or after it, it gives up at once with a
 //     [*RetryError] (StopDeadline), without waiting. The same holds for

@@ -35,8 +35,9 @@ type RetryError struct {
 	Name string
 	// Attempts is the number of attempts made.
 	Attempts int
-	// Elapsed is the time from the end of the first attempt (its failure)
-	// to the end of the last one.
+	// Elapsed is the time from the start of the first attempt to the
+	// moment the retrier gave up (the end of the last attempt, or of the
+	// wait the context cut short).
 	Elapsed time.Duration
 	// Last is the last attempt's error.
 	Last error

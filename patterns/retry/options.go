@@ -34,7 +34,7 @@ type Event struct {
 	Err error
 	// Wait is how long the retrier waits before the next attempt.
 	Wait time.Duration
-	// Elapsed is the time since the first attempt failed.
+	// Elapsed is the time since the first attempt started.
 	Elapsed time.Duration
 }
 
@@ -50,8 +50,8 @@ func WithAlgorithm(a Algorithm) Option { return setting(algorithmField, a) }
 // WithMaxAttempts bounds the attempts, the first included (0: no bound).
 func WithMaxAttempts(n int) Option { return setting(maxAttemptsField, n) }
 
-// WithMaxElapsed bounds the time from the first failure to the start of the
-// last attempt.
+// WithMaxElapsed bounds the time from the start of the first attempt to the
+// start of the last one.
 func WithMaxElapsed(d time.Duration) Option { return setting(maxElapsedField, d) }
 
 // WithDelay sets the wait of the Constant algorithm.

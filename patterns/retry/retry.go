@@ -35,6 +35,9 @@ type Retrier struct {
 	hooks   []func(Event)
 	random  func() float64
 	binding grelconfig.Reloadable
+	// epoch lets a call note its start with a monotonic clock read only
+	// (time.Since), cheaper than time.Now.
+	epoch time.Time
 }
 
 var (
@@ -82,6 +85,7 @@ func build(name string, cfg Config, o *options) *Retrier {
 		retryIf: o.retryIf,
 		hooks:   o.hooks,
 		random:  o.random,
+		epoch:   time.Now(),
 	}
 	if tp := o.tracer; tp != nil {
 		if _, isNoop := tp.(noop.TracerProvider); !isNoop {
@@ -174,7 +178,7 @@ func DoValue[T any](ctx context.Context, r *Retrier, fn func(ctx context.Context
 type call struct {
 	r          *Retrier
 	cfg        *Config
-	begin      time.Time
+	begin      time.Duration // the first attempt's start, since r.epoch
 	attempt    int
 	usesResult bool
 	timer      *time.Timer
@@ -186,6 +190,7 @@ func (c *call) start(ctx context.Context, r *Retrier) {
 	c.r = r
 	c.cfg = r.cfg.Load()
 	c.attempt = 1
+	c.begin = time.Since(r.epoch) // MaxElapsed and Elapsed count the first attempt
 	c.usesResult = r.retryIf.UsesResult()
 	if r.tracer != nil {
 		_, c.span = r.tracer.Start(ctx, "grel.retry.do", trace.WithAttributes(
@@ -257,13 +262,8 @@ func (c *call) wait(ctx context.Context, err error) error {
 			d = after
 		}
 	}
-	// The clock is read from the first failure on: a first-try success
-	// costs no clock read.
 	now := time.Now()
-	if c.begin.IsZero() {
-		c.begin = now
-	}
-	elapsed := now.Sub(c.begin)
+	elapsed := now.Sub(c.r.epoch) - c.begin
 	if cfg.MaxElapsed > 0 && elapsed+d > cfg.MaxElapsed {
 		return c.giveUp(StopMaxElapsed, err, nil)
 	}
@@ -302,11 +302,7 @@ func (c *call) wait(ctx context.Context, err error) error {
 }
 
 func (c *call) giveUp(reason StopReason, last, ctxErr error) error {
-	var elapsed time.Duration
-	if !c.begin.IsZero() {
-		elapsed = time.Since(c.begin)
-	}
-	return &RetryError{Name: c.r.name, Attempts: c.attempt, Elapsed: elapsed, Last: last, Reason: reason, ctxErr: ctxErr}
+	return &RetryError{Name: c.r.name, Attempts: c.attempt, Elapsed: time.Since(c.r.epoch) - c.begin, Last: last, Reason: reason, ctxErr: ctxErr}
 }
 
 // delay computes the wait after attempt c.attempt, jitter included.

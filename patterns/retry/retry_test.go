@@ -399,27 +399,50 @@ func BenchmarkDoValueFirstSuccess(b *testing.B) {
 	}
 }
 
-// MaxElapsed and Elapsed count from the first failure: a slow first attempt
-// does not eat the retry budget (bound it with a deadline instead).
-func TestElapsedFromTheFirstFailure(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := mustNew(t, grelretry.WithAlgorithm(grelretry.Constant), grelretry.WithDelay(400*time.Millisecond),
-			grelretry.WithJitter(grelretry.JitterNone), grelretry.WithMaxAttempts(0), grelretry.WithMaxElapsed(time.Second))
-		begin := time.Now()
-		var starts []time.Duration
-		err := r.Do(context.Background(), func(context.Context) error {
-			starts = append(starts, time.Since(begin))
-			if len(starts) == 1 {
-				time.Sleep(5 * time.Second)
-			}
-			return errTransient
+// MaxElapsed and Elapsed count from the start of the first attempt, so a
+// slow first attempt uses up the budget like any other.
+func TestElapsedFromTheFirstAttempt(t *testing.T) {
+	tests := []struct {
+		name     string
+		first    time.Duration // how long the first attempt takes
+		starts   string
+		attempts int
+		elapsed  time.Duration
+	}{
+		// 0.5s + 0.4s wait: the second attempt starts at 0.9s; a third
+		// would start at 1.3s, past MaxElapsed.
+		{name: "slow first attempt", first: 500 * time.Millisecond, starts: "[0s 900ms]", attempts: 2, elapsed: 900 * time.Millisecond},
+		// A first attempt longer than MaxElapsed is the only one.
+		{name: "first attempt past MaxElapsed", first: 5 * time.Second, starts: "[0s]", attempts: 1, elapsed: 5 * time.Second},
+		{name: "instant attempts", starts: "[0s 400ms 800ms]", attempts: 3, elapsed: 800 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var events []grelretry.Event
+				r := mustNew(t, grelretry.WithAlgorithm(grelretry.Constant), grelretry.WithDelay(400*time.Millisecond),
+					grelretry.WithJitter(grelretry.JitterNone), grelretry.WithMaxAttempts(0), grelretry.WithMaxElapsed(time.Second),
+					grelretry.WithOnRetry(func(ev grelretry.Event) { events = append(events, ev) }))
+				begin := time.Now()
+				var starts []time.Duration
+				err := r.Do(context.Background(), func(context.Context) error {
+					starts = append(starts, time.Since(begin))
+					if len(starts) == 1 {
+						time.Sleep(tt.first)
+					}
+					return errTransient
+				})
+				var re *grelretry.RetryError
+				if !errors.As(err, &re) || re.Reason != grelretry.StopMaxElapsed || re.Elapsed != tt.elapsed || re.Attempts != tt.attempts {
+					t.Fatalf("err %v (%+v), want StopMaxElapsed after %d attempts and %v", err, re, tt.attempts, tt.elapsed)
+				}
+				if fmt.Sprint(starts) != tt.starts {
+					t.Fatalf("attempts at %v, want %s", starts, tt.starts)
+				}
+				if len(events) > 0 && events[0].Elapsed != tt.first {
+					t.Errorf("first retry event: Elapsed %v, want %v", events[0].Elapsed, tt.first)
+				}
+			})
 		})
-		var re *grelretry.RetryError
-		if !errors.As(err, &re) || re.Reason != grelretry.StopMaxElapsed || re.Elapsed != 800*time.Millisecond || re.Attempts != 3 {
-			t.Fatalf("err %v (%+v)", err, re)
-		}
-		if fmt.Sprint(starts) != "[0s 5.4s 5.8s]" {
-			t.Fatalf("attempts at %v", starts)
-		}
-	})
+	}
 }
