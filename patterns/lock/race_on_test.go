@@ -1,5 +1,0 @@
-//go:build race
-
-package grellock_test
-
-const raceEnabled = true
