@@ -6,9 +6,17 @@ import (
 )
 
 // Backend is the store behind [Lock], [TaskLock] and [LeaderElection]. It
-// keeps one record per name. Every method is one round trip to the store
-// (one script, one statement, one transaction, one API update) and decides
-// expiry on the store's clock, never on the caller's.
+// keeps one record per name. Every method is atomic on the store: its
+// decision and its write cannot interleave with another client's. On Redis,
+// PostgreSQL and SQLite every method is one round trip (one script, one
+// statement, one transaction) and expiry is decided on the store's clock.
+// A Kubernetes Lease has no conditional write that also reads, so there a
+// change is a read-modify-write checked by resourceVersion: Acquire is a
+// GET and then an UPDATE (or a CREATE); Extend, Release and an Acquire
+// that renews the backend's own valid hold are one UPDATE from the Lease
+// it cached, with a GET and one more UPDATE after a conflict or without a
+// cached Lease; Get is one GET. Lease times are the writer's clock, and each
+// reader compares them with its own, as Kubernetes does.
 //
 // The fencing token (Record.Fence) is minted by the store: it starts at 1 and
 // grows by one on every new acquisition of a name (first acquisition,

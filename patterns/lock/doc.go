@@ -8,8 +8,10 @@
 // # Guarantees
 //
 //   - Mutual exclusion by lease: the store grants a name to one token at a
-//     time, for a lease it measures on its own clock. Each operation is one
-//     round trip.
+//     time, for a lease it measures on its own clock (Kubernetes: on the
+//     clocks of its clients). Each operation is one round trip on Redis,
+//     PostgreSQL and SQLite; on Kubernetes an acquisition is a get and an
+//     update, a renewal one update (see [Backend]).
 //   - Fencing: each acquisition gets a fence ([Hold.Fence]) minted by the
 //     store, greater than every earlier acquisition's of the same name
 //     (across release, re-acquire and takeover).
