@@ -102,7 +102,8 @@ func (c TaskConfig) Validate() error { return taskSpec.Validate(c) }
 
 // ElectionConfig tunes a [LeaderElection]. Variables:
 // GREL_LEADERELECTION_{NAME}_{FIELD}, then GREL_LEADERELECTION_{FIELD}.
-// LeaseDuration > RenewDeadline > 1.2 x RetryInterval.
+// LeaseDuration > RenewDeadline > 1.2 x RetryInterval, and LeaseDuration -
+// RenewDeadline >= [SafetyMargin](LeaseDuration).
 type ElectionConfig struct {
 	// LeaseDuration is how long followers wait after the last renewal
 	// before taking over (LEASE_DURATION, default 15s).
@@ -124,12 +125,19 @@ type ElectionConfig struct {
 var electionSpec = newElectionSpec()
 
 // newElectionSpec declares the election's kind and its cross-field rules,
-// client-go's: LeaseDuration > RenewDeadline > 1.2 x RetryInterval.
+// client-go's (LeaseDuration > RenewDeadline > 1.2 x RetryInterval) and a
+// gap between the first two of at least SafetyMargin(LeaseDuration): the
+// leader steps down RenewDeadline after its last renewal, on its own clock,
+// so that gap is what keeps it from leading after the store (on its clock)
+// gave the lease to a follower.
 func newElectionSpec() *grelconfig.Spec[ElectionConfig] {
 	s := grelconfig.NewSpec[ElectionConfig](KindLeaderElection)
 	s.Check(func(c *ElectionConfig) error {
-		if c.LeaseDuration <= c.RenewDeadline {
+		switch {
+		case c.LeaseDuration <= c.RenewDeadline:
 			return errLeaseRenew
+		case c.LeaseDuration-c.RenewDeadline < SafetyMargin(c.LeaseDuration):
+			return errLeaseMargin
 		}
 		return nil
 	})
@@ -160,8 +168,9 @@ var (
 )
 
 var (
-	errLeaseRenew = errors.New("LeaseDuration must be greater than RenewDeadline")
-	errRenewRetry = errors.New("RenewDeadline must be greater than RetryInterval x 1.2")
+	errLeaseRenew  = errors.New("LeaseDuration must be greater than RenewDeadline")
+	errLeaseMargin = errors.New("LeaseDuration must exceed RenewDeadline by at least SafetyMargin(LeaseDuration) (1% of LeaseDuration + 2ms)")
+	errRenewRetry  = errors.New("RenewDeadline must be greater than RetryInterval x 1.2")
 )
 
 // DefaultElectionConfig returns the documented defaults of a

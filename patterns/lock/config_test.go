@@ -71,6 +71,9 @@ func TestElectionConfigRules(t *testing.T) {
 	}{
 		{"defaults hold", 15 * time.Second, 10 * time.Second, 2 * time.Second, ""},
 		{"lease equal to renew", 10 * time.Second, 10 * time.Second, 2 * time.Second, "LeaseDuration must be greater than RenewDeadline"},
+		// SafetyMargin(10s) = 102ms.
+		{"gap below the safety margin", 10 * time.Second, 9900 * time.Millisecond, 2 * time.Second, "LeaseDuration must exceed RenewDeadline by at least SafetyMargin(LeaseDuration)"},
+		{"gap equal to the safety margin", 10 * time.Second, 9898 * time.Millisecond, 2 * time.Second, ""},
 		{"renew below 1.2 x retry", 15 * time.Second, 2400 * time.Millisecond, 2 * time.Second, "RenewDeadline must be greater than RetryInterval x 1.2"},
 		{"renew just above 1.2 x retry", 15 * time.Second, 2401 * time.Millisecond, 2 * time.Second, ""},
 		{"zero retry", 15 * time.Second, 10 * time.Second, 0, "RetryInterval"},

@@ -34,7 +34,8 @@
 //   - Elections: OnStoppedLeading only after OnStartedLeading; a candidate
 //     keeps campaigning after a loss; stopping releases the lease so a
 //     successor leads at its next attempt; LeaseDuration > RenewDeadline >
-//     1.2 x RetryInterval is validated.
+//     1.2 x RetryInterval is validated, and so is a gap of at least
+//     [SafetyMargin](LeaseDuration) between LeaseDuration and RenewDeadline.
 //
 // # Non-guarantees
 //

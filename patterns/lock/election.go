@@ -84,7 +84,8 @@ var _ grelconfig.Reloadable = (*LeaderElection)(nil)
 // NewLeaderElection returns a candidate for name on backend. Its config is
 // resolved from opts, then GREL_LEADERELECTION_{NAME}_*, then
 // GREL_LEADERELECTION_*, then the defaults, and validated (LeaseDuration >
-// RenewDeadline > 1.2 x RetryInterval).
+// RenewDeadline > 1.2 x RetryInterval, LeaseDuration - RenewDeadline >=
+// SafetyMargin(LeaseDuration)).
 func NewLeaderElection(name string, backend Backend, opts ...Option) (*LeaderElection, error) {
 	o, err := collect(kindElection, opts)
 	if err != nil {
