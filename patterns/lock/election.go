@@ -13,10 +13,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// Callbacks are the election's hooks. Each runs on the campaign goroutine
-// except OnStartedLeading, which runs on its own goroutine; none may block
-// for long except OnStartedLeading, which must return once its context is
-// cancelled.
+// Callbacks are the election's hooks. OnNewLeader and OnStoppedLeading run
+// on the campaign goroutine (the one [LeaderElection.Start] starts, or the
+// caller of [LeaderElection.Run]), one at a time; OnStartedLeading runs on
+// a goroutine of its own. None may block for long except OnStartedLeading,
+// which must return once its context is cancelled.
 type Callbacks struct {
 	// OnStartedLeading runs when this candidate becomes leader. ctx is
 	// cancelled when leadership ends (lost, or the election stopped); the
@@ -25,8 +26,8 @@ type Callbacks struct {
 	// OnStoppedLeading runs when a term of this candidate ends, after
 	// OnStartedLeading returned; never without a term before it.
 	OnStoppedLeading func()
-	// OnNewLeader runs when the observed leader changes, with its identity
-	// (this candidate's own included).
+	// OnNewLeader runs when the leader seen by an acquisition attempt
+	// changes, with its identity (this candidate's own included).
 	OnNewLeader func(identity string)
 }
 
@@ -71,7 +72,9 @@ type LeaderElection struct {
 	term    *term         // the current term, nil when not leading
 	termCh  chan struct{} // closed when a term starts
 	record  LeaderRecord  // last observed
-	seen    bool
+	// announced is the leader last reported to OnNewLeader (seen: any).
+	announced string
+	seen      bool
 }
 
 type term struct {
@@ -164,14 +167,27 @@ func (e *LeaderElection) renewEvery(bool) time.Duration {
 	return jittered(cfg.RetryInterval, cfg.Jitter)
 }
 
-// observe records what the store said and reports a new leader.
+// observe records what a renewal returned (on the renewal goroutine). A
+// new leader is reported by the campaign goroutine, at its next attempt.
 func (e *LeaderElection) observe(rec Record) {
 	if rec.Name == "" {
 		return
 	}
 	e.mu.Lock()
-	changed := !e.seen || rec.Holder != e.record.Holder
+	e.record = leaderRecord(rec)
+	e.mu.Unlock()
+}
+
+// observeLeader records what an attempt returned and reports a new leader;
+// it runs on the campaign goroutine.
+func (e *LeaderElection) observeLeader(rec Record) {
+	if rec.Name == "" {
+		return
+	}
+	e.mu.Lock()
+	changed := !e.seen || rec.Holder != e.announced
 	e.seen = true
+	e.announced = rec.Holder
 	e.record = leaderRecord(rec)
 	e.mu.Unlock()
 	if changed && rec.Holder != "" {
@@ -223,8 +239,14 @@ func (e *LeaderElection) Start(ctx context.Context) error {
 	e.mu.Unlock()
 	go func() {
 		defer close(done)
-		defer e.running.Store(false)
 		e.campaign(rctx)
+		// Stop keeps finding this campaign until here.
+		e.mu.Lock()
+		if e.done == done {
+			e.stop, e.done = nil, nil
+		}
+		e.mu.Unlock()
+		e.running.Store(false)
 	}()
 	return nil
 }
@@ -232,11 +254,11 @@ func (e *LeaderElection) Start(ctx context.Context) error {
 // Stop ends a campaign started by Start: it cancels the leader's context,
 // waits for OnStartedLeading to return, releases the lease and runs
 // OnStoppedLeading. It returns ctx's error if that takes longer than ctx
-// allows.
+// allows; the campaign still ends, and until it has, another Stop waits for
+// it again and Start returns [ErrRunning].
 func (e *LeaderElection) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	cancel, done := e.stop, e.done
-	e.stop, e.done = nil, nil
 	e.mu.Unlock()
 	if cancel == nil {
 		return nil
@@ -265,7 +287,7 @@ func (e *LeaderElection) campaign(ctx context.Context) {
 	token := e.c.newToken()
 	for ctx.Err() == nil {
 		h, rec, err := e.c.attempt(ctx, token, e, e.meta, nil)
-		e.observe(rec)
+		e.observeLeader(rec)
 		if err == nil {
 			e.lead(ctx, h)
 			token = e.c.newToken()

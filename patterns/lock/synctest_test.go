@@ -3,7 +3,9 @@ package grellock_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -810,5 +812,116 @@ func TestShortenedLeaseMovesDeadlineEarlier(t *testing.T) {
 				t.Errorf("terms %v, want %v", log, want)
 			}
 		})
+	})
+}
+
+// renamingBackend answers renewals with another holder name, so that a
+// renewal sees the leader "change".
+type renamingBackend struct{ grellock.Backend }
+
+func (r renamingBackend) Extend(ctx context.Context, req grellock.Request) (grellock.Record, error) {
+	rec, err := r.Backend.Extend(ctx, req)
+	rec.Holder += "-renewed"
+	return rec, err
+}
+
+// OnNewLeader and OnStoppedLeading run on the campaign goroutine, never on
+// the renewal goroutine, even when a renewal reports another holder.
+func TestElectionCallbacksOnCampaignGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var calls []string
+		where := func(cb string) {
+			buf := make([]byte, 64<<10)
+			st := string(buf[:runtime.Stack(buf, false)])
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case strings.Contains(st, "(*Hold).keepAlive"):
+				calls = append(calls, cb+" on the renewal goroutine")
+			case strings.Contains(st, "(*LeaderElection).campaign"):
+				calls = append(calls, cb)
+			default:
+				calls = append(calls, cb+" elsewhere")
+			}
+		}
+		e, err := grellock.NewLeaderElection("leader", renamingBackend{grellock.NewMemory()}, noEnv, grellock.WithWorker("a"), grellock.WithJitter(0),
+			grellock.WithCallbacks(grellock.Callbacks{
+				OnStartedLeading: func(ctx context.Context) { <-ctx.Done() },
+				OnStoppedLeading: func() { where("stopped") },
+				OnNewLeader:      func(id string) { where("leader " + id) },
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		_ = e.Start(ctx)
+		time.Sleep(10 * time.Second) // five renewals
+		if got := e.Record().Holder; got != "a-renewed" {
+			t.Errorf("Record().Holder = %q, want the last renewal's", got)
+		}
+		_ = e.Stop(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		if want := []string{"leader a", "stopped"}; !slices.Equal(calls, want) {
+			t.Errorf("callbacks %q, want %q", calls, want)
+		}
+	})
+}
+
+// A Stop whose ctx ends first returns ctx's error and leaves the campaign
+// findable: another Stop waits for it again, Start refuses, and once it
+// has ended Stop returns nil and Start starts a new one.
+func TestElectionStopOutlivedByTheCampaign(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var stopped atomic.Int32
+		e, err := grellock.NewLeaderElection("leader", grellock.NewMemory(), noEnv, grellock.WithJitter(0),
+			grellock.WithCallbacks(grellock.Callbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					<-ctx.Done()
+					<-release // slow to step down
+				},
+				OnStoppedLeading: func() { stopped.Add(1) },
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := e.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		for i := range 2 {
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
+			err := e.Stop(sctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Stop %d while the campaign runs: %v, want DeadlineExceeded", i+1, err)
+			}
+			if err := e.Start(ctx); !errors.Is(err, grellock.ErrRunning) {
+				t.Fatalf("Start while the campaign still runs: %v, want ErrRunning", err)
+			}
+		}
+		close(release)
+		if err := e.Stop(ctx); err != nil {
+			t.Fatalf("Stop once OnStartedLeading returns: %v", err)
+		}
+		if stopped.Load() != 1 || e.IsLeader() {
+			t.Fatalf("after Stop: %d OnStoppedLeading, leader %v", stopped.Load(), e.IsLeader())
+		}
+		if err := e.Stop(ctx); err != nil {
+			t.Fatalf("Stop of a stopped election: %v", err)
+		}
+		if err := e.Start(ctx); err != nil {
+			t.Fatalf("Start after the campaign ended: %v", err)
+		}
+		synctest.Wait()
+		if !e.IsLeader() {
+			t.Error("the new campaign does not lead")
+		}
+		if err := e.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
