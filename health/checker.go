@@ -744,18 +744,30 @@ func (e *entry) exec(ctx context.Context, cancel context.CancelFunc, r *run) {
 	defer close(r.exited)
 	defer e.c.endRun(r)
 	defer cancel()
+	// ended is the failure of a run whose context ended: its timeout, or
+	// Stop.
+	ended := func() error {
+		if errors.Is(context.Cause(ctx), ErrStopped) {
+			return ErrStopped
+		}
+		return &TimeoutError{Timeout: e.timeout}
+	}
 	afterDone := make(chan struct{})
 	stopAfter := context.AfterFunc(ctx, func() {
 		defer close(afterDone)
-		err := error(&TimeoutError{Timeout: e.timeout})
-		if errors.Is(context.Cause(ctx), ErrStopped) {
-			err = ErrStopped
-		}
 		t := time.Now()
-		e.publish(e.newOutcome(t, t.Sub(r.start), nil, err), r, true)
+		e.publish(e.newOutcome(t, t.Sub(r.start), nil, ended()), r, true)
 	})
 	details, err := e.call(ctx)
 	if stopAfter() {
+		var pe *PanicError
+		if err != nil && ctx.Err() != nil && !errors.As(err, &pe) {
+			// The function failed because its context ended and returned
+			// before the AfterFunc could run (the context closes Done
+			// before it starts its AfterFuncs): the same result as if the
+			// AfterFunc had published.
+			details, err = nil, ended()
+		}
 		t := time.Now()
 		e.publish(e.newOutcome(t, t.Sub(r.start), details, err), r, false)
 	} else {
