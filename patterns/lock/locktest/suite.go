@@ -154,7 +154,7 @@ func testBackendContract(t *testing.T, s *suite) {
 		err   error // wanted sentinel, nil for success
 		check func(grellock.Record) string
 	}
-	var first grellock.Record
+	var first, again grellock.Record
 	steps := []step{
 		{"acquire a", func() (grellock.Record, error) { return b.Acquire(ctx, a) }, nil, func(r grellock.Record) string {
 			first = r
@@ -209,11 +209,26 @@ func testBackendContract(t *testing.T, s *suite) {
 			}
 			return ""
 		}},
+		{"re-acquire by a after release", func() (grellock.Record, error) { return b.Acquire(ctx, a) }, nil, func(r grellock.Record) string {
+			again = r
+			switch {
+			case r.Fence <= first.Fence:
+				return "the same token after a release is a new acquisition: it must get a greater fence"
+			case r.Holder != "worker-a" || r.Token != "tok-a":
+				return "holder and token must be a's"
+			case r.AcquiredAt.Before(first.RenewedAt):
+				return "a new acquisition must have a new acquisition time"
+			case r.Transitions < first.Transitions+1:
+				return "a release clears the holder: the next acquisition counts as a transition"
+			}
+			return ""
+		}},
+		{"release the re-acquisition", func() (grellock.Record, error) { return grellock.Record{}, b.Release(ctx, name, "tok-a") }, nil, nil},
 		{"acquire b after release", func() (grellock.Record, error) { return b.Acquire(ctx, bReq) }, nil, func(r grellock.Record) string {
-			if r.Fence <= first.Fence || r.Holder != "worker-b" {
+			if r.Fence <= again.Fence || r.Holder != "worker-b" {
 				return "a new acquisition must get a greater fence"
 			}
-			if r.Transitions < first.Transitions+1 {
+			if r.Transitions < again.Transitions+1 {
 				return "a new holder must count as a transition"
 			}
 			if len(r.Metadata) != 0 {
