@@ -68,9 +68,11 @@ type TaskConfig struct {
 	// LeaseDuration is how long a run holds the lock without renewal
 	// (LEASE_DURATION, default 60s).
 	LeaseDuration time.Duration
-	// MinHold is how long, from the start of a run, the lock stays held
-	// even when the task finishes sooner, so that a replica whose clock or
-	// schedule lags cannot run it again (MIN_HOLD, default 1s).
+	// MinHold is how long, from the start of a run (not from the end of
+	// its body), the lock stays held even when the task finishes sooner:
+	// the lock is held until the later of the body's end and start +
+	// MinHold, so a replica whose clock or schedule lags cannot run it again
+	// (MIN_HOLD, default 1s).
 	MinHold time.Duration
 	// Refresh renews the lease every LeaseDuration/3 while the task runs
 	// (REFRESH, default true). Without it a task longer than the lease is
@@ -87,7 +89,7 @@ var (
 	taskLease = taskSpec.Duration("LEASE_DURATION", func(c *TaskConfig) *time.Duration { return &c.LeaseDuration }, 60*time.Second, grelconfig.AtLeast(minLease)).
 			Doc("how long a run holds the lock without renewal")
 	taskMinHold = taskSpec.Duration("MIN_HOLD", func(c *TaskConfig) *time.Duration { return &c.MinHold }, time.Second, grelconfig.NonNegative[time.Duration]()).
-			Doc("the lock stays held at least this long from the start of a run")
+			Doc("the lock stays held until at least this long after the start of a run (not the end of its body)")
 	taskRefresh = taskSpec.Bool("REFRESH", func(c *TaskConfig) *bool { return &c.Refresh }, true).
 			Doc("renew the lease every lease/3 while the task runs")
 	taskWorker = taskSpec.String("WORKER", func(c *TaskConfig) *string { return &c.Worker }, "").

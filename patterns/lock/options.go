@@ -156,7 +156,8 @@ func WithAutoRenew(on bool) Option {
 	}
 }
 
-// WithMinHold sets MinHold (TaskLock).
+// WithMinHold sets MinHold (TaskLock): a run holds the lock until the later
+// of the end of its body and MinHold after its start.
 func WithMinHold(d time.Duration) Option {
 	return func(o *options) {
 		if o.only("WithMinHold", kindTask) {

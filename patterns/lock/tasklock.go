@@ -11,9 +11,12 @@ import (
 )
 
 // TaskLock runs a task at most once at a time across replicas, and at most
-// once per MinHold: a run holds the lock for the whole body and, when the
-// body is faster, until MinHold after the run started. It never waits for
-// the lock: a replica that does not get it skips the run.
+// once per MinHold: a run holds the lock from its start (taken before the
+// acquisition request) until the later of the end of the body and start +
+// MinHold. MinHold counts from the start of the run, not from the end of the
+// body, so that a fast task cannot run twice in one MinHold and the next
+// run's slot does not drift with the body's duration. It never waits for the
+// lock: a replica that does not get it skips the run.
 type TaskLock struct {
 	c    *core
 	cfg  atomic.Pointer[TaskConfig]
