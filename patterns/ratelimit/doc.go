@@ -37,12 +37,13 @@
 //
 //   - within one window of the grid, at most Limit permits are granted;
 //   - over any span of length d <= Window, at most Limit x (1 + d/Window)
-//     permits are granted: the overshoot is bounded by the part of the
-//     previous window that the span covers, so it is small for short
-//     bursts across a boundary (fixed windows allow 2 x Limit in an
-//     instant) and approaches, without reaching, 2 x Limit only for a span
-//     of a whole Window that holds a full burst at the end of one window and
-//     another near the end of the next;
+//     permits are granted: the overshoot over Limit is at most prev x (the
+//     share of the current window that the span covers), prev being the
+//     permits granted in the previous window (at most Limit), so it is
+//     small for short bursts across a boundary (fixed windows allow
+//     2 x Limit in an instant) and approaches, without reaching, 2 x Limit
+//     only for a span of a whole Window that holds a full burst at the end
+//     of one window and another near the end of the next;
 //   - over any span of length d, at most Limit x (ceil(d/Window) + 1);
 //   - when the previous window's permits were spread evenly, the estimate
 //     is the exact count.

@@ -2,6 +2,7 @@ package ratelimittest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +41,11 @@ type Processes struct {
 	Config grelratelimit.Config
 	// Count is the number of processes (default 4).
 	Count int
-	// Duration is how long they hammer the key (default 2s).
+	// Duration is how long they hammer the key (default 2s). For the
+	// sliding window make it at least 1.2 x Window, so that the run crosses
+	// a window boundary with a burst on each side of it (see
+	// [RunProcesses]); shorter runs are checked too, but cannot tell a
+	// fixed window from a sliding one.
 	Duration time.Duration
 	// Resolution is the store clock's resolution (default 2ms), added to
 	// the elapsed time in the bound.
@@ -62,7 +68,10 @@ type assignment struct {
 	Name     string
 	Key      string
 	Duration time.Duration
-	Dir      string
+	// Quiet, when set, makes the child send one request at the start and
+	// then nothing until Quiet after it.
+	Quiet time.Duration
+	Dir   string
 }
 
 type childReport struct {
@@ -71,6 +80,9 @@ type childReport struct {
 	// First is when the first request was sent and Last when the last
 	// answer came (UnixNano): every decision the store made lies between.
 	First, Last int64
+	// Grants holds, for every granted request, when it was sent and when
+	// its answer came (UnixNano): the store decided it in between.
+	Grants [][2]int64
 }
 
 // RunProcesses is the multi-process check. Called from a test, it
@@ -88,9 +100,20 @@ type childReport struct {
 //     documented bound);
 //
 // and that at least the first Burst (or Limit) were granted, so that the
-// processes really contended. No decision may degrade or fail. The test
-// that calls RunProcesses must be selectable alone by -test.run (as a
-// top-level test or a named subtest); it needs no TestMain.
+// processes really contended. No decision may degrade or fail.
+//
+// For the sliding window the children also report when each grant was
+// sent and answered, and every set of grants whose decisions lie within a
+// span of d <= Window (from the first one sent to the last one answered,
+// plus the resolution) must hold at most floor(Limit x (1 + d/Window)). A
+// window that ignores the previous one (a fixed window) grants 2 x Limit
+// around a boundary, but only when the first window was idle until its end:
+// so when Duration is at least 1.2 x Window, each child sends one request
+// at the start (it anchors the key's windows), is quiet until Window/10
+// before the first boundary, and hammers from then on.
+//
+// The test that calls RunProcesses must be selectable alone by -test.run
+// (as a top-level test or a named subtest); it needs no TestMain.
 func RunProcesses(t *testing.T, p Processes) {
 	t.Helper()
 	if raw, ok := os.LookupEnv(childVariable); ok {
@@ -129,7 +152,7 @@ func RunProcesses(t *testing.T, p Processes) {
 	}
 	dir := t.TempDir()
 	base := assignment{Test: t.Name(), Shared: p.Shared, Config: cfg, Name: limiterName("processes", 0), Key: "hammered",
-		Duration: dur, Dir: dir}
+		Duration: dur, Quiet: quietFor(cfg, dur), Dir: dir}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+4*dur)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -176,6 +199,16 @@ func RunProcesses(t *testing.T, p Processes) {
 		t.Fatalf("ratelimittest: the children did not all run: %v", startErr)
 	}
 	checkReports(t, cfg, reports, res)
+}
+
+// quietFor is how long the children wait after their first request: for a
+// sliding window a run can cross a boundary with, until Window/10 before
+// the first boundary.
+func quietFor(cfg grelratelimit.Config, dur time.Duration) time.Duration {
+	if cfg.Algorithm != grelratelimit.SlidingWindow || dur < cfg.Window+cfg.Window/5 {
+		return 0
+	}
+	return cfg.Window - cfg.Window/10
 }
 
 func awaitReady(ctx context.Context, dir string, count int) error {
@@ -236,13 +269,19 @@ func runChild(t *testing.T, a assignment, p Processes) {
 	time.Sleep(time.Until(start))
 	var rep childReport
 	ctx := context.Background()
-	for end := start.Add(a.Duration); time.Now().Before(end); {
+	for end, n := start.Add(a.Duration), 0; time.Now().Before(end); n++ {
+		if n == 1 && a.Quiet > 0 {
+			time.Sleep(time.Until(start.Add(a.Quiet)))
+		}
 		sent := time.Now()
 		r, err := l.Allow(ctx, a.Key)
 		if rep.First == 0 {
 			rep.First = sent.UnixNano()
 		}
 		rep.Last = time.Now().UnixNano()
+		if err == nil && !r.Degraded() && r.Allowed && a.Config.Algorithm == grelratelimit.SlidingWindow {
+			rep.Grants = append(rep.Grants, [2]int64{sent.UnixNano(), rep.Last})
+		}
 		switch {
 		case err != nil:
 			rep.Errors++
@@ -299,6 +338,49 @@ func checkReports(t *testing.T, cfg grelratelimit.Config, reports []childReport,
 	if denied == 0 {
 		t.Errorf("no request was denied: the processes did not contend enough to test the limit")
 	}
+	if cfg.Algorithm == grelratelimit.SlidingWindow {
+		var grants [][2]int64
+		for _, r := range reports {
+			grants = append(grants, r.Grants...)
+		}
+		if msg := CheckSpans(cfg, grants, res); msg != "" {
+			t.Error(msg)
+		}
+	}
+}
+
+// CheckSpans checks the sliding window's bound over short spans on
+// recorded grants, each the instants (UnixNano) its request was sent and
+// its answer came: every set of grants whose decisions lie within a span of
+// length d <= Window must hold at most floor(Limit x (1 + d/Window)). The
+// span of a set is taken from its first request sent to its last answer,
+// plus res (the store clock's resolution), so that a correct store never
+// fails it. It returns "" when the bound holds, and otherwise the set that
+// exceeds it the most.
+func CheckSpans(cfg grelratelimit.Config, grants [][2]int64, res time.Duration) string {
+	g := slices.Clone(grants)
+	slices.SortFunc(g, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	w, limit := int64(cfg.Window), int64(cfg.Limit)
+	var worst struct{ excess, n, most, d, at int64 }
+	for i := range g {
+		answered := int64(0)
+		for j := i; j < len(g); j++ {
+			answered = max(answered, g[j][1])
+			d := answered - g[i][0] + int64(res)
+			if d > w {
+				break
+			}
+			n := int64(j - i + 1)
+			if most := limit * (w + d) / w; n-most > worst.excess {
+				worst.excess, worst.n, worst.most, worst.d, worst.at = n-most, n, most, d, g[i][0]-g[0][0]
+			}
+		}
+	}
+	if worst.excess == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d permits granted within %v (%v after the first grant), more than the %d a sliding window of %d per %v permits over that span (Limit x (1 + d/Window))",
+		worst.n, time.Duration(worst.d), time.Duration(worst.at), worst.most, cfg.Limit, cfg.Window)
 }
 
 // Bound returns the most permits cfg's algorithm may grant over a span of

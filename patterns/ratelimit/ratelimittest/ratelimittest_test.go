@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // fileBackend is a Backend shared by processes through a file under an
 // exclusive flock: each decision reads the whole state, applies
 // grelratelimit.Policy.Decide with the wall clock and writes it back. It
-// is slow and real, which is what the harness needs to be tested.
-type fileBackend struct{ path string }
+// is slow and real, which is what the harness needs to be tested. With
+// fixed, its sliding window forgets the previous window: a fixed window,
+// the broken store the harness must catch.
+type fileBackend struct {
+	path  string
+	fixed bool
+}
 
 func (*fileBackend) Kind() string { return "file" }
 
@@ -40,6 +46,12 @@ func (f *fileBackend) Decide(_ context.Context, req grelratelimit.Request) (grel
 		s := states[k]
 		if req.Policy.Expiry(s) <= now {
 			s = grelratelimit.State{}
+		}
+		if f.fixed && s.Time != 0 {
+			if w := int64(req.Policy.Window); now-s.Time >= w {
+				s = grelratelimit.State{} // a new window from this request
+			}
+			s.Prev = 0
 		}
 		d = req.Policy.Decide(&s, now, req.N, req.Peek)
 		if !req.Peek {
@@ -117,3 +129,82 @@ func TestProcessesCatchesAnUnsharedStore(t *testing.T) {
 }
 
 const unsharedVariable = "GREL_RATELIMITTEST_UNSHARED"
+
+// TestProcessesCatchesAFixedWindow checks the harness itself: a store
+// whose sliding window ignores the previous window (a fixed window) grants
+// about 2 x Limit around the first boundary, and RunProcesses must fail
+// it, while the whole-run bound alone (Limit x (ceil(d/Window) + 1)) would
+// not. The failing run happens in a re-executed test binary.
+func TestProcessesCatchesAFixedWindow(t *testing.T) {
+	cfg := grelratelimit.DefaultConfig(grelratelimit.SlidingWindow)
+	cfg.Limit, cfg.Window = 40, 500*time.Millisecond
+	if os.Getenv(fixedVariable) == "1" {
+		ratelimittest.RunProcesses(t, ratelimittest.Processes{
+			Shared:   os.Getenv(fixedPathVariable),
+			Backend:  func(t *testing.T, path string) grelratelimit.Backend { return &fileBackend{path: path, fixed: true} },
+			Config:   cfg,
+			Duration: 1200 * time.Millisecond,
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProcessesCatchesAFixedWindow$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), fixedVariable+"=1", fixedPathVariable+"="+filepath.Join(t.TempDir(), "state.json"))
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("RunProcesses passed a fixed window:\n%s", out)
+	}
+	if !strings.Contains(string(out), "permits granted within") || strings.Contains(string(out), "permits granted in ") {
+		t.Fatalf("RunProcesses failed, but not on the span bound alone:\n%s", out)
+	}
+}
+
+const (
+	fixedVariable     = "GREL_RATELIMITTEST_FIXED"
+	fixedPathVariable = "GREL_RATELIMITTEST_FIXED_PATH"
+)
+
+// CheckSpans on recorded grants: what a sliding window grants around a
+// boundary passes, what a fixed window grants fails, and so does a burst in
+// the middle of a window.
+func TestCheckSpans(t *testing.T) {
+	cfg := grelratelimit.DefaultConfig(grelratelimit.SlidingWindow)
+	cfg.Limit, cfg.Window = 10, time.Second
+	ms := int64(time.Millisecond)
+	// burst returns n grants sent at at (ms) and answered 1ms later.
+	burst := func(at int64, n int) [][2]int64 {
+		var g [][2]int64
+		for range n {
+			g = append(g, [2]int64{at * ms, (at + 1) * ms})
+		}
+		return g
+	}
+	spread := func(from, to int64, n int) [][2]int64 {
+		var g [][2]int64
+		for i := range int64(n) {
+			at := from + (to-from)*i/int64(n)
+			g = append(g, [2]int64{at * ms, (at + 1) * ms})
+		}
+		return g
+	}
+	tests := []struct {
+		name   string
+		grants [][2]int64
+		fails  bool
+	}{
+		// 1 at the start, 9 at 900ms, then the sliding window lets the
+		// next window's permits in as the previous one's weight falls.
+		{"sliding window around a boundary", slices.Concat(burst(0, 1), burst(900, 9), spread(1000, 2000, 10)), false},
+		{"fixed window: a full window on each side of the boundary", slices.Concat(burst(0, 1), burst(900, 9), burst(1000, 10)), true},
+		{"a limit in one instant", burst(500, 10), false},
+		{"over the limit in one instant", burst(500, 11), true},
+		{"windows apart", slices.Concat(burst(0, 10), burst(1100, 10)), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := ratelimittest.CheckSpans(cfg, tc.grants, 2*time.Millisecond)
+			if (msg != "") != tc.fails {
+				t.Errorf("CheckSpans = %q, want a failure: %v", msg, tc.fails)
+			}
+		})
+	}
+}
