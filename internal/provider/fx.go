@@ -40,13 +40,17 @@ type Parts[P, C, I any] struct {
 	Abort func(ctx context.Context)
 }
 
-// Provide wires one provider instance: build makes its [Parts] from the
-// package's Fx parameters D (an fx.In struct), once, when Fx first needs
-// them. It provides the provider and the client tagged [Tag](name), the
+// Provide wires one provider instance of the package pkg ("grelredis"):
+// build makes its [Parts] from the package's Fx parameters D (an fx.In
+// struct), once, when Fx first needs them. A name that [ValidateName]
+// refuses fails fx.New with that error before anything is built. It provides the provider and the client tagged [Tag](name), the
 // Instance in the value group instancesGroup and the check in
 // fxgrel.HealthChecksGroup, and invokes the provider so that it always
 // starts (a misconfigured server fails the app at start).
-func Provide[D, P, C, I any](name, instancesGroup string, build func(D) (Parts[P, C, I], error)) fx.Option {
+func Provide[D, P, C, I any](pkg, name, instancesGroup string, build func(D) (Parts[P, C, I], error)) fx.Option {
+	if err := ValidateName(pkg, name); err != nil {
+		return fx.Error(err)
+	}
 	ctor := func(lc fx.Lifecycle, d D) (P, C, I, grelhealth.Check, error) {
 		parts, err := build(d)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 	"github.com/grelmicro/grelmicro-go/internal/fxbackend"
 )
@@ -32,7 +33,7 @@ type fakeDeps struct {
 }
 
 func provideFake(name string, startErr error, events *[]string, abort func(context.Context)) fx.Option {
-	return Provide(name, "test.instances", func(d fakeDeps) (Parts[*fake, *fakeClient, fakeInstance], error) {
+	return Provide("greltest", name, "test.instances", func(d fakeDeps) (Parts[*fake, *fakeClient, fakeInstance], error) {
 		if name == "broken" {
 			return Parts[*fake, *fakeClient, fakeInstance]{}, errors.New("test: bad config")
 		}
@@ -96,6 +97,17 @@ func TestProvideAlwaysStarts(t *testing.T) {
 	app.RequireStop()
 	if len(events) != 2 || events[0] != "start " {
 		t.Errorf("events %q: the unrequested provider did not start", events)
+	}
+}
+
+// A name the providers refuse fails fx.New with the provider's error, and
+// nothing is built.
+func TestProvideRefusesName(t *testing.T) {
+	var events []string
+	app := fx.New(fx.NopLogger, provideFake("eu west", nil, &events, nil))
+	err := app.Err()
+	if !errors.Is(err, grelconfig.ErrInvalidName) || !strings.Contains(err.Error(), `greltest: instance name "eu west" is invalid`) || len(events) != 0 {
+		t.Fatalf("fx.New = %v, events %q; want the name refused", err, events)
 	}
 }
 

@@ -40,23 +40,40 @@ func CheckName(kind, name string) string {
 	return kind + ":" + name
 }
 
-// Stopping is a provider's stopped state. Its zero value is ready to use.
-type Stopping struct {
+// State is a provider's lifecycle state: not started, started, stopped. Its
+// zero value is not started.
+type State struct {
+	started atomic.Bool
 	stopped atomic.Bool
 	once    sync.Once
 }
 
+// MarkStarted records a successful Start. It changes nothing after Stop.
+func (s *State) MarkStarted() { s.started.Store(true) }
+
 // Stop marks the provider stopped, then runs release, the first time only;
 // later calls return at once.
-func (s *Stopping) Stop(release func()) {
+func (s *State) Stop(release func()) {
 	s.once.Do(func() {
 		s.stopped.Store(true)
 		release()
 	})
 }
 
-// Stopped reports whether Stop was called: Ready then answers ErrStopped.
-func (s *Stopping) Stopped() bool { return s.stopped.Load() }
+// Stopped reports whether Stop was called: Ready then answers stopped.
+func (s *State) Stopped() bool { return s.stopped.Load() }
+
+// Gate is what Ready answers before it asks the server: stopped after Stop,
+// notStarted before a Start succeeded, nil in between.
+func (s *State) Gate(notStarted, stopped error) error {
+	switch {
+	case s.stopped.Load():
+		return stopped
+	case !s.started.Load():
+		return notStarted
+	}
+	return nil
+}
 
 // Unreachable is the message of a provider's connect error:
 // "<pkg>: <verb> <target>[ (instance <name>)]: <err>", e.g. "grelredis:

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -87,10 +89,15 @@ func TestJoinCtxErr(t *testing.T) {
 	}
 }
 
-func TestStopping(t *testing.T) {
-	var s Stopping
-	if s.Stopped() {
-		t.Fatal("the zero value is stopped")
+func TestState(t *testing.T) {
+	notStarted, stopped := errors.New("not started"), errors.New("stopped")
+	var s State
+	if s.Stopped() || s.Gate(notStarted, stopped) != notStarted { //nolint:errorlint // identity is the point
+		t.Fatalf("the zero value: stopped %v, gate %v; want not started", s.Stopped(), s.Gate(notStarted, stopped))
+	}
+	s.MarkStarted()
+	if err := s.Gate(notStarted, stopped); err != nil {
+		t.Fatalf("gate after MarkStarted = %v, want nil", err)
 	}
 	runs := 0
 	for range 3 {
@@ -104,6 +111,75 @@ func TestStopping(t *testing.T) {
 	if runs != 1 || !s.Stopped() {
 		t.Fatalf("release ran %d times, stopped %v", runs, s.Stopped())
 	}
+	s.MarkStarted()
+	if err := s.Gate(notStarted, stopped); err != stopped { //nolint:errorlint // identity is the point
+		t.Fatalf("gate after Stop = %v, want stopped (MarkStarted after Stop changes nothing)", err)
+	}
+	var never State
+	never.Stop(func() {})
+	if err := never.Gate(notStarted, stopped); err != stopped { //nolint:errorlint // identity is the point
+		t.Fatalf("gate after Stop without Start = %v, want stopped", err)
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"", true},
+		{"cache", true},
+		{"cart-v2", true},
+		{"eu.west_1", true},
+		{"A9", true},
+		{strings.Repeat("a", MaxNameLen), true},
+		{strings.Repeat("a", MaxNameLen+1), false},
+		{"eu west", false},
+		{"-x", false},
+		{"_x", false},
+		{"--", false},
+		{"a:b", false},
+		{"a,b", false},
+		{"a/b", false},
+		{"é", false},
+	}
+	for _, tt := range tests {
+		err := ValidateName("greltest", tt.name)
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidateName(%q) = %v, want ok %v", tt.name, err, tt.ok)
+			continue
+		}
+		if err == nil {
+			// What the rule promises: the name normalises and makes a
+			// valid check name.
+			if _, nerr := grelconfig.NormalizeName(tt.name); nerr != nil {
+				t.Errorf("%q passed but does not normalise: %v", tt.name, nerr)
+			}
+			continue
+		}
+		var ne *NameError
+		if !errors.As(err, &ne) || !errors.Is(err, grelconfig.ErrInvalidName) ||
+			!strings.HasPrefix(err.Error(), "greltest: instance name ") || !strings.Contains(err.Error(), NameRule) {
+			t.Errorf("ValidateName(%q) = %v, want a *NameError matching ErrInvalidName", tt.name, err)
+		}
+	}
+}
+
+func FuzzValidateName(f *testing.F) {
+	for _, s := range []string{"cache", "eu west", "a-b.c_d", "--", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if ValidateName("greltest", name) != nil || name == "" {
+			return
+		}
+		if _, err := grelconfig.NormalizeName(name); err != nil {
+			t.Fatalf("%q passed but does not normalise: %v", name, err)
+		}
+		if check := CheckName("postgresql", name); len(check) > 128 || strings.ContainsAny(check, " ,/?#") {
+			t.Fatalf("%q passed but makes the check name %q", name, check)
+		}
+	})
 }
 
 func TestUnreachable(t *testing.T) {

@@ -11,12 +11,14 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/fx"
 
+	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
 )
 
@@ -164,6 +166,56 @@ func RequireStopped(t testing.TB, p Readiness, stopped error) {
 	if err := p.Ready(ctx); !errors.Is(err, stopped) {
 		t.Fatalf("Ready after Stop = %v, want %v", err, stopped)
 	}
+}
+
+// RequireLifecycle checks the states every provider goes through: Ready
+// answers notStarted before Start, Start succeeds within [StartTimeout],
+// Ready then passes, Stop is idempotent, and afterwards both Ready and
+// Start answer stopped.
+func RequireLifecycle(t testing.TB, p Readiness, notStarted, stopped error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	if err := p.Ready(ctx); !errors.Is(err, notStarted) {
+		t.Fatalf("Ready before Start = %v, want %v", err, notStarted)
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if err := p.Ready(ctx); err != nil {
+		t.Fatalf("Ready after Start: %v", err)
+	}
+	RequireStopped(t, p, stopped)
+	if err := p.Start(ctx); !errors.Is(err, stopped) {
+		t.Fatalf("Start after Stop = %v, want %v", err, stopped)
+	}
+}
+
+// BadName is an instance name that normalises fine for variables (EU_WEST)
+// but holds a character that health check names refuse.
+const BadName = "eu west"
+
+// RefusesBadName checks that [BadName] fails at provider config time with
+// the provider's own error (it starts with pkg + ": instance name" and
+// matches grelconfig.ErrInvalidName): newFn builds the provider without
+// Fx, named is the package's Named (or FromX) for that name; fx.New of it
+// beside grelhealth.Module fails with the same error, not the health
+// module's.
+func RefusesBadName(t *testing.T, pkg string, newFn func(name string) error, named func(name string) fx.Option) {
+	t.Helper()
+	want := pkg + ": instance name " + strconv.Quote(BadName) + " is invalid"
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, grelconfig.ErrInvalidName) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s = %v, want an error containing %q that matches grelconfig.ErrInvalidName", what, err, want)
+		}
+		if errors.Is(err, grelhealth.ErrInvalidCheck) {
+			t.Errorf("%s failed in the health module: %v", what, err)
+		}
+	}
+	check("New", newFn(BadName))
+	app := fx.New(fx.NopLogger, grelhealth.Module, named(BadName))
+	check("fx.New", app.Err())
 }
 
 // RequireChecks checks the readiness checks a Module contributed: each

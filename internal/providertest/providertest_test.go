@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/fx"
 	"go.uber.org/goleak"
 
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -110,4 +112,38 @@ func TestRequireRecoversAndEventually(t *testing.T) {
 	if calls != 3 {
 		t.Fatalf("Eventually called %d times, want 3", calls)
 	}
+}
+
+// gated is a provider with the shared lifecycle state.
+type gated struct{ state provider.State }
+
+var errNotStarted = errors.New("test: not started")
+
+func (g *gated) Start(context.Context) error {
+	if g.state.Stopped() {
+		return errStopped
+	}
+	g.state.MarkStarted()
+	return nil
+}
+func (g *gated) Stop(context.Context) error { g.state.Stop(func() {}); return nil }
+func (g *gated) Ready(context.Context) error {
+	return g.state.Gate(errNotStarted, errStopped)
+}
+
+func TestRequireLifecycle(t *testing.T) {
+	RequireLifecycle(t, &gated{}, errNotStarted, errStopped)
+}
+
+type nameDeps struct{ fx.In }
+
+func TestRefusesBadName(t *testing.T) {
+	named := func(name string) fx.Option {
+		return provider.Provide("greltest", name, "test.instances", func(nameDeps) (provider.Parts[*gated, *gated, string], error) {
+			g := &gated{}
+			return provider.Parts[*gated, *gated, string]{Provider: g, Client: g, Instance: name,
+				Check: grelhealth.Check{Name: provider.CheckName("test", name), Func: g.Ready}, Start: g.Start, Stop: g.Stop}, nil
+		})
+	}
+	RefusesBadName(t, "greltest", func(name string) error { return provider.ValidateName("greltest", name) }, named)
 }

@@ -17,6 +17,9 @@ import (
 // Kind is the provider's config kind: GREL_KUBE_*.
 const Kind = "KUBE"
 
+// pkg prefixes the package's messages.
+const pkg = "grelkube"
+
 // ServiceAccountDir is where Kubernetes mounts a pod's service account
 // (token, ca.crt, namespace).
 const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"

@@ -45,7 +45,7 @@ type deps struct {
 type parts = provider.Parts[*Provider, kubernetes.Interface, Instance]
 
 func provide(name string, client kubernetes.Interface, rc *rest.Config, opts []Option) fx.Option {
-	return provider.Provide(name, InstancesGroup, func(d deps) (parts, error) {
+	return provider.Provide("grelkube", name, InstancesGroup, func(d deps) (parts, error) {
 		all := append([]Option{WithRegistry(d.Registry), WithLogger(d.Logger)}, opts...)
 		var p *Provider
 		var err error

@@ -58,7 +58,7 @@ func TestModuleFromClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = owner.Stop(context.Background()) }()
+	providertest.Start(t, owner)
 	var got kubernetes.Interface
 	app := fxtest.New(t, fx.NopLogger, fx.Supply(registry(nil)), FromClient("", owner.Client(), env.Config, WithNamespace(env.Namespace)), fx.Populate(&got))
 	app.RequireStart()

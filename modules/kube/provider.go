@@ -21,7 +21,10 @@ import (
 var (
 	// ErrUnavailable matches every [*ConnectError].
 	ErrUnavailable = errors.New("grelkube: kube-apiserver unavailable")
-	// ErrStopped is returned by [Provider.Ready] after Stop.
+	// ErrNotStarted is returned by [Provider.Ready] before Start succeeded.
+	ErrNotStarted = errors.New("grelkube: provider not started")
+	// ErrStopped is returned by [Provider.Ready] and [Provider.Start] after
+	// Stop.
 	ErrStopped = errors.New("grelkube: provider stopped")
 )
 
@@ -68,7 +71,7 @@ type Provider struct {
 	nonCritical bool
 	log         *zap.Logger
 
-	state provider.Stopping
+	state provider.State
 }
 
 // New returns a Provider for the named instance ("" for the default). The
@@ -81,6 +84,9 @@ type Provider struct {
 // name. Every variable is read through the registry (see [WithRegistry]).
 // New does not contact the server: [Provider.Start] does.
 func New(name string, opts ...Option) (*Provider, error) {
+	if err := provider.ValidateName(pkg, name); err != nil {
+		return nil, err
+	}
 	o := buildOptions(opts)
 	reg := o.RegistryOrEnv()
 	cfg, err := spec.Resolve(reg, name, o.settings...)
@@ -108,6 +114,9 @@ func New(name string, opts ...Option) (*Provider, error) {
 // it alone. rc may be nil when the app has no rest.Config at hand. The
 // namespace and identity resolve as in [New].
 func Wrap(name string, client kubernetes.Interface, rc *rest.Config, opts ...Option) (*Provider, error) {
+	if err := provider.ValidateName(pkg, name); err != nil {
+		return nil, err
+	}
 	if client == nil {
 		return nil, errors.New("grelkube: Wrap: client is nil")
 	}
@@ -172,14 +181,19 @@ func (p *Provider) Instance() Instance {
 
 // Start sends the readiness request within ctx; an API server that is
 // down, silent or refuses the credentials fails Start with a
-// [*ConnectError] before ctx's deadline.
+// [*ConnectError] before ctx's deadline. After Stop it returns
+// [ErrStopped].
 func (p *Provider) Start(ctx context.Context) error {
+	if p.state.Stopped() {
+		return ErrStopped
+	}
 	ctx, cancel := provider.BeforeDeadline(ctx)
 	defer cancel()
-	if err := p.Ready(ctx); err != nil {
+	if err := p.review(ctx); err != nil {
 		p.log.Warn("kube-apiserver unreachable at start", zap.String("addr", p.Addr()), zap.Error(err))
 		return err
 	}
+	p.state.MarkStarted()
 	p.log.Info("kube-apiserver connected", zap.String("addr", p.Addr()), zap.String("source", p.source),
 		zap.String("namespace", p.namespace), zap.String(grellog.FieldHolder, p.identity), zap.String(grellog.FieldState, "ready"))
 	return nil
@@ -187,12 +201,16 @@ func (p *Provider) Start(ctx context.Context) error {
 
 // Ready is the readiness check: one cheap authenticated request (a
 // SelfSubjectReview, which every authenticated identity may create; the
-// server version on API servers older than 1.28). After Stop it returns
-// [ErrStopped].
+// server version on API servers older than 1.28). Before a Start succeeded
+// it returns [ErrNotStarted], after Stop [ErrStopped], without a request.
 func (p *Provider) Ready(ctx context.Context) error {
-	if p.state.Stopped() {
-		return ErrStopped
+	if err := p.state.Gate(ErrNotStarted, ErrStopped); err != nil {
+		return err
 	}
+	return p.review(ctx)
+}
+
+func (p *Provider) review(ctx context.Context) error {
 	_, err := p.client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
 		err = serverVersion(ctx, p.client)

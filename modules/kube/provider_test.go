@@ -248,7 +248,7 @@ func TestWrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = owner.Stop(context.Background()) }()
+	providertest.Start(t, owner)
 	p, err := Wrap("", owner.Client(), nil, WithRegistry(registry(map[string]string{"POD_NAMESPACE": env.Namespace})))
 	if err != nil {
 		t.Fatal(err)

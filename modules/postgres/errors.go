@@ -2,6 +2,7 @@ package grelpostgres
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
@@ -13,7 +14,10 @@ var (
 	ErrInvalidConfig = errors.New("grelpostgres: invalid connection settings")
 	// ErrUnavailable matches every [*ConnectError].
 	ErrUnavailable = errors.New("grelpostgres: postgres unavailable")
-	// ErrStopped is returned by [Provider.Ready] after Stop.
+	// ErrNotStarted is returned by [Provider.Ready] before Start succeeded.
+	ErrNotStarted = errors.New("grelpostgres: provider not started")
+	// ErrStopped is returned by [Provider.Ready] and [Provider.Start] after
+	// Stop.
 	ErrStopped = errors.New("grelpostgres: provider stopped")
 	// ErrMigration matches every [*MigrationError].
 	ErrMigration = errors.New("grelpostgres: migration failed")
@@ -84,3 +88,27 @@ func (e *MigrationError) Unwrap() error { return e.Err }
 
 // Is matches [ErrMigration].
 func (e *MigrationError) Is(target error) bool { return target == ErrMigration }
+
+// CloseError is a Stop whose ctx ended before the pool closed: InUse
+// connections were still acquired (a query or a transaction running, or a
+// connection the app holds). The pool finishes closing in the background
+// once they are released; a later Stop waits for it again.
+type CloseError struct {
+	Name  string
+	Addr  string
+	InUse int
+	// Err is the ctx's error.
+	Err error
+}
+
+func (e *CloseError) Error() string {
+	conns := "connections"
+	if e.InUse == 1 {
+		conns = "connection"
+	}
+	return provider.Unreachable("grelpostgres", "did not finish closing", e.Addr, e.Name,
+		fmt.Errorf("%d %s still in use at the stop deadline (the pool closes when they are released): %w", e.InUse, conns, e.Err))
+}
+
+// Unwrap returns the ctx's error.
+func (e *CloseError) Unwrap() error { return e.Err }

@@ -59,7 +59,7 @@ type deps struct {
 type parts = provider.Parts[*Provider, *pgxpool.Pool, Instance]
 
 func provide(name string, pool *pgxpool.Pool, opts []Option) fx.Option {
-	return provider.Provide(name, InstancesGroup, func(d deps) (parts, error) {
+	return provider.Provide("grelpostgres", name, InstancesGroup, func(d deps) (parts, error) {
 		all := append([]Option{WithRegistry(d.Registry), WithLogger(d.Logger), WithTracerProvider(d.TracerProvider)}, opts...)
 		var p *Provider
 		var err error

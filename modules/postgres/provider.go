@@ -16,6 +16,9 @@ import (
 	greltrace "github.com/grelmicro/grelmicro-go/tracing"
 )
 
+// pkg prefixes the package's messages.
+const pkg = "grelpostgres"
+
 // Instance is one PostgreSQL pool offered to adapters through
 // [InstancesGroup]. Schema is where the adapters' tables live.
 type Instance struct {
@@ -38,7 +41,8 @@ type Provider struct {
 	migrations  []Migration
 	log         *zap.Logger
 
-	state provider.Stopping
+	state  provider.State
+	closed chan struct{} // closed when the owned pool has closed; set by the first Stop
 }
 
 // New returns a Provider for the named instance ("" for the default). The
@@ -49,6 +53,9 @@ type Provider struct {
 // auto-migrate come from GREL_POSTGRES_[{NAME}_]SCHEMA and _MIGRATE. New
 // creates the pool without connecting: [Provider.Start] does.
 func New(name string, opts ...Option) (*Provider, error) {
+	if err := provider.ValidateName(pkg, name); err != nil {
+		return nil, err
+	}
 	o := buildOptions(opts)
 	reg := o.RegistryOrEnv()
 	cfg, err := spec.Resolve(reg, name, o.settings...)
@@ -80,6 +87,9 @@ func New(name string, opts ...Option) (*Provider, error) {
 // instance. Stop does not close it. The schema and auto-migrate still come
 // from GREL_POSTGRES_* (and options).
 func Wrap(name string, pool *pgxpool.Pool, opts ...Option) (*Provider, error) {
+	if err := provider.ValidateName(pkg, name); err != nil {
+		return nil, err
+	}
 	if pool == nil {
 		return nil, errors.New("grelpostgres: Wrap: pool is nil")
 	}
@@ -125,12 +135,24 @@ func (p *Provider) Instance() Instance {
 // Start connects and runs SELECT 1 within ctx, then, when Migrate is on,
 // applies the migrations given by [WithMigrations] (and, under Fx, those of
 // [MigrationsGroup]). A server that is down or silent fails Start with a
-// [*ConnectError] before ctx's deadline.
+// [*ConnectError] before ctx's deadline. After Stop it returns
+// [ErrStopped].
 func (p *Provider) Start(ctx context.Context) error {
 	return p.start(ctx, nil)
 }
 
 func (p *Provider) start(ctx context.Context, extra []Migration) error {
+	if p.state.Stopped() {
+		return ErrStopped
+	}
+	if err := p.connect(ctx, extra); err != nil {
+		return err
+	}
+	p.state.MarkStarted()
+	return nil
+}
+
+func (p *Provider) connect(ctx context.Context, extra []Migration) error {
 	ctx, cancel := provider.BeforeDeadline(ctx)
 	defer cancel()
 	if err := p.ping(ctx); err != nil {
@@ -151,11 +173,12 @@ func (p *Provider) start(ctx context.Context, extra []Migration) error {
 	return nil
 }
 
-// Ready is the readiness check: SELECT 1 within ctx. After Stop it returns
-// [ErrStopped].
+// Ready is the readiness check: SELECT 1 within ctx. Before a Start
+// succeeded it returns [ErrNotStarted], after Stop [ErrStopped], without a
+// query.
 func (p *Provider) Ready(ctx context.Context) error {
-	if p.state.Stopped() {
-		return ErrStopped
+	if err := p.state.Gate(ErrNotStarted, ErrStopped); err != nil {
+		return err
 	}
 	return p.ping(ctx)
 }
@@ -169,23 +192,33 @@ func (p *Provider) ping(ctx context.Context) error {
 	return &ConnectError{Name: p.name, Addr: p.addr, Err: provider.JoinCtxErr(ctx, err)}
 }
 
-// Stop closes the pool if the provider owns it (waiting for connections in
-// use to be released). It is idempotent.
+// Stop closes the pool if the provider owns it, waiting within ctx for the
+// connections in use to be released (pgxpool closes a pool only then). When
+// ctx ends first, Stop returns a [*CloseError] (matching ctx's error) that
+// counts the connections still in use; the pool then finishes closing in
+// the background as soon as they are released, and a later Stop waits for
+// that again within its own ctx. Stop is idempotent otherwise: once the
+// pool has closed, every call returns nil.
 func (p *Provider) Stop(ctx context.Context) error {
 	p.state.Stop(func() {
 		if !p.owned {
 			return
 		}
-		done := make(chan struct{})
-		go func() { p.pool.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			p.log.Warn("postgres pool still closing: connections in use past the stop timeout")
-		}
-		p.log.Debug("postgres closed")
+		p.closed = make(chan struct{})
+		go func() { p.pool.Close(); close(p.closed) }()
 	})
-	return nil
+	if p.closed == nil {
+		return nil
+	}
+	select {
+	case <-p.closed:
+		p.log.Debug("postgres closed")
+		return nil
+	case <-ctx.Done():
+		err := &CloseError{Name: p.name, Addr: p.addr, InUse: int(p.pool.Stat().AcquiredConns()), Err: ctx.Err()}
+		p.log.Warn("postgres pool still closing: connections in use past the stop deadline", zap.Int("in_use", err.InUse), zap.Error(err))
+		return err
+	}
 }
 
 // CheckName returns the readiness check's name: "postgres" for the default

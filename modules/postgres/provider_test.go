@@ -68,6 +68,48 @@ func TestServerRestart(t *testing.T) {
 	}
 }
 
+// A connection the app still holds when the stop ctx ends: Stop says the
+// close did not finish (matching the ctx's error, counting the connection)
+// instead of returning nil with a close running behind it; once the
+// connection is released a later Stop sees the pool closed.
+func TestStopWithConnectionInUse(t *testing.T) {
+	env := testenv.Postgres(t)
+	p, err := New("", WithConnString(env.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.Start(t, p)
+	ctx := context.Background()
+	conn, err := p.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	err = p.Stop(stopCtx)
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("Stop took %s past its 200ms ctx", took)
+	}
+	var ce *CloseError
+	if !errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) || ce.InUse != 1 ||
+		!strings.Contains(err.Error(), "grelpostgres: did not finish closing") || !strings.Contains(err.Error(), "1 connection still in use") {
+		t.Fatalf("Stop with a connection held = %v, want a *CloseError for 1 connection", err)
+	}
+	if err := p.Ready(ctx); !errors.Is(err, ErrStopped) {
+		t.Errorf("Ready after the stop = %v, want ErrStopped", err)
+	}
+	conn.Release()
+	again, cancelAgain := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelAgain()
+	if err := p.Stop(again); err != nil {
+		t.Fatalf("Stop once the connection is released = %v, want nil (the pool closed)", err)
+	}
+	if err := p.Pool().Ping(ctx); err == nil {
+		t.Fatal("the pool still works after Stop")
+	}
+}
+
 func TestWrapDoesNotClose(t *testing.T) {
 	env := testenv.Postgres(t)
 	pool, err := pgxpool.New(context.Background(), env.URL)

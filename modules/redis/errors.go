@@ -15,7 +15,8 @@ var (
 	ErrUnavailable = errors.New("grelredis: redis unavailable")
 	// ErrNotStarted is returned by [Provider.Ready] before Start succeeded.
 	ErrNotStarted = errors.New("grelredis: provider not started")
-	// ErrStopped is returned by [Provider.Ready] after Stop.
+	// ErrStopped is returned by [Provider.Ready] and [Provider.Start] after
+	// Stop.
 	ErrStopped = errors.New("grelredis: provider stopped")
 )
 

@@ -48,7 +48,7 @@ type deps struct {
 type parts = provider.Parts[*Provider, redis.UniversalClient, Instance]
 
 func provide(name string, client redis.UniversalClient, opts []Option) fx.Option {
-	return provider.Provide(name, InstancesGroup, func(d deps) (parts, error) {
+	return provider.Provide("grelredis", name, InstancesGroup, func(d deps) (parts, error) {
 		all := append([]Option{WithRegistry(d.Registry), WithLogger(d.Logger), WithTracerProvider(d.TracerProvider)}, opts...)
 		var p *Provider
 		var err error

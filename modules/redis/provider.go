@@ -3,6 +3,7 @@ package grelredis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -19,6 +20,9 @@ import (
 
 // Kind is the provider's config kind: GREL_REDIS_* and the describe entries.
 const Kind = "REDIS"
+
+// pkg prefixes the package's messages.
+const pkg = "grelredis"
 
 // Instance is one Redis client offered to adapters through [InstancesGroup].
 type Instance struct {
@@ -38,7 +42,7 @@ type Provider struct {
 	nonCritical bool
 	log         *zap.Logger
 
-	state   provider.Stopping
+	state   provider.State
 	wg      sync.WaitGroup
 	stopErr error
 }
@@ -63,6 +67,9 @@ func URLVariable(name string) (string, error) {
 // to [DefaultURL]; a named instance without its variable is an error. New
 // does not connect: [Provider.Start] does.
 func New(name string, opts ...Option) (*Provider, error) {
+	if err := provider.ValidateName(pkg, name); err != nil {
+		return nil, err
+	}
 	o := buildOptions(opts)
 	variable, err := URLVariable(name)
 	if err != nil {
@@ -116,7 +123,7 @@ func New(name string, opts ...Option) (*Provider, error) {
 // named instance ("" for the default). Stop does not close it and tracing
 // is left as the owner set it.
 func Wrap(name string, client redis.UniversalClient, opts ...Option) (*Provider, error) {
-	if _, err := grelconfig.NormalizeName(name); err != nil {
+	if err := provider.ValidateName(pkg, name); err != nil {
 		return nil, err
 	}
 	if client == nil {
@@ -166,23 +173,27 @@ func (p *Provider) Instance() Instance { return Instance{Name: p.name, Client: p
 
 // Start connects and sends PING, within ctx: a server that is down or does
 // not answer fails Start with a [*ConnectError] by ctx's deadline at the
-// latest.
+// latest. After Stop it returns [ErrStopped].
 func (p *Provider) Start(ctx context.Context) error {
+	if p.state.Stopped() {
+		return ErrStopped
+	}
 	ctx, cancel := provider.BeforeDeadline(ctx)
 	defer cancel()
 	if err := p.ping(ctx); err != nil {
 		p.log.Warn("redis unreachable at start", zap.String("addr", p.addr), zap.Error(err))
 		return err
 	}
+	p.state.MarkStarted()
 	p.log.Info("redis connected", zap.String("addr", p.addr), zap.String(grellog.FieldState, "ready"))
 	return nil
 }
 
-// Ready is the readiness check: PING within ctx. After Stop it returns
-// [ErrStopped].
+// Ready is the readiness check: PING within ctx. Before a Start succeeded
+// it returns [ErrNotStarted], after Stop [ErrStopped], without a request.
 func (p *Provider) Ready(ctx context.Context) error {
-	if p.state.Stopped() {
-		return ErrStopped
+	if err := p.state.Gate(ErrNotStarted, ErrStopped); err != nil {
+		return err
 	}
 	return p.ping(ctx)
 }
@@ -209,24 +220,29 @@ func (p *Provider) ping(ctx context.Context) error {
 }
 
 // Stop closes the client if the provider owns it, after waiting (within
-// ctx) for a PING still in flight. It is idempotent.
+// ctx) for a PING still in flight. It is idempotent: later calls return
+// the first call's result. When ctx ends before that PING returns, Stop
+// returns an error that says so and matches ctx's error; the PING's
+// goroutine ends by itself once the closed client fails it (a wrapped
+// client that ignores ctx may keep it longer).
 func (p *Provider) Stop(ctx context.Context) error {
 	p.state.Stop(func() {
+		var closeErr error
 		if p.owned {
-			p.stopErr = p.client.Close()
+			closeErr = p.client.Close()
 		}
 		done := make(chan struct{})
 		go func() { p.wg.Wait(); close(done) }()
+		var waitErr error
 		select {
 		case <-done:
 		case <-ctx.Done():
-			if p.stopErr == nil {
-				p.stopErr = ctx.Err()
-			}
+			waitErr = fmt.Errorf("grelredis: close: a PING still in flight at the stop deadline: %w", ctx.Err())
 		}
-		if p.stopErr != nil {
-			p.stopErr = errors.New("grelredis: close: " + p.stopErr.Error())
+		if closeErr != nil {
+			closeErr = errors.New("grelredis: close: " + closeErr.Error())
 		}
+		p.stopErr = errors.Join(closeErr, waitErr)
 		p.log.Debug("redis closed", zap.Bool("owned", p.owned))
 	})
 	return p.stopErr

@@ -164,6 +164,33 @@ func TestStartBoundsAWrappedClient(t *testing.T) {
 	}
 }
 
+// Stop whose ctx ends while a PING is still in flight (a wrapped client
+// that ignores ctx, on a silent server) says so instead of a bare ctx
+// error; the PING ends once the owner closes its client.
+func TestStopWithPingInFlight(t *testing.T) {
+	addr := providertest.SilentServer(t)
+	client := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 20 * time.Second, MaxRetries: -1})
+	defer client.Close()
+	p, err := Wrap("legacy", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := p.Start(ctx); err == nil {
+		t.Fatal("Start succeeded on a silent server")
+	}
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelStop()
+	err = p.Stop(stopCtx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "grelredis: close: a PING still in flight at the stop deadline") {
+		t.Fatalf("Stop = %v, want the PING in flight named", err)
+	}
+	if again := p.Stop(context.Background()); again != err { //nolint:errorlint // the same result is the point
+		t.Errorf("second Stop = %v, want the first call's result", again)
+	}
+}
+
 func TestWrapDoesNotClose(t *testing.T) {
 	env := testenv.Redis(t)
 	opts, _ := redis.ParseURL(env.URL)

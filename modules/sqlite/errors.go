@@ -16,7 +16,10 @@ var (
 	ErrBusy = errors.New("grelsqlite: database busy")
 	// ErrUnavailable matches every [*OpenError].
 	ErrUnavailable = errors.New("grelsqlite: database unavailable")
-	// ErrStopped is returned by [Provider.Ready] after Stop.
+	// ErrNotStarted is returned by [Provider.Ready] before Start succeeded.
+	ErrNotStarted = errors.New("grelsqlite: provider not started")
+	// ErrStopped is returned by [Provider.Ready] and [Provider.Start] after
+	// Stop.
 	ErrStopped = errors.New("grelsqlite: provider stopped")
 	// ErrMigration matches every [*MigrationError].
 	ErrMigration = errors.New("grelsqlite: migration failed")

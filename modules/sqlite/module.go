@@ -53,7 +53,7 @@ type deps struct {
 type parts = provider.Parts[*Provider, *DB, Instance]
 
 func provide(name string, db *DB, opts []Option) fx.Option {
-	return provider.Provide(name, InstancesGroup, func(d deps) (parts, error) {
+	return provider.Provide("grelsqlite", name, InstancesGroup, func(d deps) (parts, error) {
 		all := append([]Option{WithRegistry(d.Registry), WithLogger(d.Logger)}, opts...)
 		var p *Provider
 		var err error

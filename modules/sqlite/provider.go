@@ -17,6 +17,9 @@ import (
 	grellog "github.com/grelmicro/grelmicro-go/logging"
 )
 
+// pkg prefixes the package's messages.
+const pkg = "grelsqlite"
+
 // Instance is one SQLite database offered to adapters through
 // [InstancesGroup]. Write transactions go through DB.Write.
 type Instance struct {
@@ -39,7 +42,7 @@ type Provider struct {
 	migrations  []Migration
 	log         *zap.Logger
 
-	state   provider.Stopping
+	state   provider.State
 	stopErr error
 }
 
@@ -48,6 +51,9 @@ type Provider struct {
 // defaults (the file ./grelmicro.db). New opens the database without
 // touching the file: [Provider.Start] does.
 func New(name string, opts ...Option) (*Provider, error) {
+	if err := provider.ValidateName(pkg, name); err != nil {
+		return nil, err
+	}
 	o := buildOptions(opts)
 	cfg, err := spec.Resolve(o.Registry, name, o.settings...)
 	if err != nil {
@@ -59,10 +65,10 @@ func New(name string, opts ...Option) (*Provider, error) {
 // NewFromConfig returns a Provider for cfg as-is (validated, no variable
 // read); config options given here apply on top of it.
 func NewFromConfig(name string, cfg Config, opts ...Option) (*Provider, error) {
-	o := buildOptions(opts)
-	if _, err := grelconfig.NormalizeName(name); err != nil {
+	if err := provider.ValidateName(pkg, name); err != nil {
 		return nil, err
 	}
+	o := buildOptions(opts)
 	cfg, err := applySettings(cfg, o.settings)
 	if err != nil {
 		return nil, err
@@ -95,6 +101,9 @@ func newOwned(name string, cfg Config, o options) (*Provider, error) {
 // [WrapDB]); Stop does not close it. Migrate and the other settings still
 // resolve from GREL_SQLITE_* (Path and the pool settings are the app's).
 func Wrap(name string, db *DB, opts ...Option) (*Provider, error) {
+	if err := provider.ValidateName(pkg, name); err != nil {
+		return nil, err
+	}
 	if db == nil || db.DB == nil {
 		return nil, errors.New("grelsqlite: Wrap: db is nil")
 	}
@@ -134,10 +143,21 @@ func (p *Provider) Instance() Instance { return Instance{Name: p.name, DB: p.db,
 
 // Start creates the file's folder if missing, opens the database, checks
 // it answers SELECT 1 in WAL mode, then applies the pending migrations when
-// Migrate is on, all within ctx.
+// Migrate is on, all within ctx. After Stop it returns [ErrStopped].
 func (p *Provider) Start(ctx context.Context) error { return p.start(ctx, nil) }
 
 func (p *Provider) start(ctx context.Context, extra []Migration) error {
+	if p.state.Stopped() {
+		return ErrStopped
+	}
+	if err := p.open(ctx, extra); err != nil {
+		return err
+	}
+	p.state.MarkStarted()
+	return nil
+}
+
+func (p *Provider) open(ctx context.Context, extra []Migration) error {
 	if p.owned {
 		if dir := filepath.Dir(p.db.path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -145,7 +165,7 @@ func (p *Provider) start(ctx context.Context, extra []Migration) error {
 			}
 		}
 	}
-	if err := p.Ready(ctx); err != nil {
+	if err := p.ping(ctx); err != nil {
 		return err
 	}
 	var mode string
@@ -166,11 +186,16 @@ func (p *Provider) start(ctx context.Context, extra []Migration) error {
 }
 
 // Ready is the readiness check: SELECT 1 within ctx (retried while the
-// database is locked). After Stop it returns [ErrStopped].
+// database is locked). Before a Start succeeded it returns [ErrNotStarted],
+// after Stop [ErrStopped], without a query.
 func (p *Provider) Ready(ctx context.Context) error {
-	if p.state.Stopped() {
-		return ErrStopped
+	if err := p.state.Gate(ErrNotStarted, ErrStopped); err != nil {
+		return err
 	}
+	return p.ping(ctx)
+}
+
+func (p *Provider) ping(ctx context.Context) error {
 	err := p.db.retry(ctx, func() error {
 		var one int
 		return p.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
