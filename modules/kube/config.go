@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/internal/provider"
 )
 
 // Kind is the provider's config kind: GREL_KUBE_*.
@@ -44,7 +45,9 @@ type Config struct {
 	// empty: POD_NAME, then the host name.
 	Identity string
 	// QPS and Burst bound the client's request rate (GREL_KUBE_QPS,
-	// GREL_KUBE_BURST).
+	// GREL_KUBE_BURST). A rest.Config given with [WithRESTConfig] keeps
+	// its own unless an option or a variable sets them; a wrapped client
+	// ([Wrap], FromClient) keeps its own rate limiter.
 	QPS   float64
 	Burst int
 }
@@ -91,6 +94,12 @@ type resolved struct {
 	source    string
 	namespace string
 	identity  string
+	// blame returns the error for a connection config that is not
+	// usable: a *grelconfig.Error naming where it came from (the
+	// kubeconfig variable, KUBECONFIG, HOME, the in-cluster variables)
+	// with reason, never a value; for a rest.Config given in code, a
+	// grelkube error with client-go's cause.
+	blame func(reason string, cause error) error
 }
 
 // vendor reads the vendor variables through reg.
@@ -104,6 +113,23 @@ func (v vendor) get(name, doc string) string {
 	return val
 }
 
+// Reasons of the config errors: none holds a value (a path, a context
+// name, a server URL), since client-go's own messages do.
+const (
+	reasonNoFile     = "no file at that path"
+	reasonNoFiles    = "none of its paths is a file"
+	reasonUnreadable = "cannot be read as a kubeconfig (unreadable, or not YAML of kind Config)"
+	reasonNoContexts = "the kubeconfig holds no context"
+	reasonNoCurrent  = "the kubeconfig has no current-context: set one, or GREL_KUBE_CONTEXT"
+	reasonBadCurrent = "the kubeconfig's current-context names no context in it"
+	reasonNoSuchCtx  = "names no context of the kubeconfig"
+	reasonUnusable   = "the kubeconfig's context is not usable: its cluster or user is missing, the cluster has no server, or the credentials conflict"
+	reasonTLS        = "its TLS settings or credentials cannot be loaded (a certificate, key or CA missing or not PEM)"
+	reasonClient     = "its server address cannot make a client"
+	prefixHome       = "~/.kube/config: "
+	prefixInCluster  = "in-cluster config: "
+)
+
 // resolve finds the connection, the namespace and the identity of cfg in
 // the order documented on [New].
 func resolve(reg *grelconfig.Registry, name string, cfg Config, saDir string, given *rest.Config) (*resolved, error) {
@@ -114,40 +140,59 @@ func resolve(reg *grelconfig.Registry, name string, cfg Config, saDir string, gi
 	podNS := v.get("POD_NAMESPACE", "the pod's namespace (downward API)")
 	podName := v.get("POD_NAME", "the pod's name (downward API): the lease holder identity")
 
+	vendorErr := func(variable, prefix string) func(string, error) error {
+		return func(reason string, _ error) error {
+			return &grelconfig.Error{Variable: variable, Origin: grelconfig.OriginEnv, Reason: prefix + reason}
+		}
+	}
 	r := &resolved{}
 	var cc clientcmd.ClientConfig
+	var paths []string
 	switch {
 	case given != nil:
 		r.rest, r.source = rest.CopyConfig(given), SourceCode
+		r.blame = func(_ string, cause error) error { return errors.New("grelkube: " + SourceCode + ": " + cause.Error()) }
 	case cfg.Kubeconfig != "":
-		cc = kubeconfigClient([]string{cfg.Kubeconfig}, cfg.Context)
-		r.source = SourceExplicit
+		paths, r.source = []string{cfg.Kubeconfig}, SourceExplicit
+		r.blame = func(reason string, _ error) error {
+			return provider.FieldError(reg, Kind, name, kubeconfigField.Key(), kubeconfigField.Name(), reason)
+		}
 	case host != "" && port != "":
 		r.rest, r.source = inCluster(host, port, saDir), SourceInCluster
+		r.blame = vendorErr("KUBERNETES_SERVICE_HOST", prefixInCluster)
 	case kubeconfigEnv != "":
-		cc = kubeconfigClient(filepath.SplitList(kubeconfigEnv), cfg.Context)
-		r.source = SourceEnv
+		paths, r.source = filepath.SplitList(kubeconfigEnv), SourceEnv
+		r.blame = vendorErr("KUBECONFIG", "")
 	default:
 		home, _ := reg.Source().Lookup("HOME")
 		p := filepath.Join(home, ".kube", "config")
 		if _, err := os.Stat(p); home == "" || err != nil {
 			return nil, ErrNoConfig
 		}
-		cc = kubeconfigClient([]string{p}, cfg.Context)
-		r.source = SourceHome
+		paths, r.source = []string{p}, SourceHome
+		r.blame = vendorErr("HOME", prefixHome)
 	}
 	kubeconfigNS := ""
-	if cc != nil {
-		rc, err := cc.ClientConfig()
+	if paths != nil {
+		cc = kubeconfigClient(paths, cfg.Context)
+		rc, err := loadKubeconfig(reg, name, cfg, paths, r, cc)
 		if err != nil {
-			return nil, errors.New("grelkube: " + r.source + ": " + err.Error())
+			return nil, err
 		}
 		r.rest = rc
 		if ns, _, err := cc.Namespace(); err == nil {
 			kubeconfigNS = ns
 		}
 	}
-	r.rest.QPS, r.rest.Burst = float32(cfg.QPS), cfg.Burst
+	// QPS and Burst: the caller's rest.Config keeps its own unless an
+	// option or a variable sets them; a config built here gets the
+	// resolved values (the documented defaults when nothing is set).
+	if given == nil || setByUser(reg, name, qpsField.Key(), qpsField.Name()) {
+		r.rest.QPS = float32(cfg.QPS)
+	}
+	if given == nil || setByUser(reg, name, burstField.Key(), burstField.Name()) {
+		r.rest.Burst = cfg.Burst
+	}
 	if r.rest.UserAgent == "" {
 		r.rest.UserAgent = "grelmicro-go " + rest.DefaultKubernetesUserAgent()
 	}
@@ -170,6 +215,55 @@ func resolve(reg *grelconfig.Registry, name string, cfg Config, saDir string, gi
 	}
 	r.identity = first(cfg.Identity, podName, hostname)
 	return r, nil
+}
+
+// setByUser reports whether an option or a variable gave the field.
+func setByUser(reg *grelconfig.Registry, name, key, field string) bool {
+	origin, _ := provider.FieldSource(reg, Kind, name, key, field)
+	return origin == grelconfig.OriginOption || origin == grelconfig.OriginInstance || origin == grelconfig.OriginKind
+}
+
+// loadKubeconfig reads the kubeconfig files and builds the rest.Config of
+// the chosen context, checking first what client-go would report with the
+// path, the context name or the server in its message (or with advice
+// about KUBERNETES_MASTER for a missing file), so that each failure is a
+// config error naming the variable at fault.
+func loadKubeconfig(reg *grelconfig.Registry, name string, cfg Config, paths []string, r *resolved, cc clientcmd.ClientConfig) (*rest.Config, error) {
+	found := 0
+	for _, p := range paths {
+		if p != "" && fileExists(p) {
+			found++
+		}
+	}
+	if found == 0 {
+		if len(paths) == 1 {
+			return nil, r.blame(reasonNoFile, nil)
+		}
+		return nil, r.blame(reasonNoFiles, nil)
+	}
+	raw, err := cc.RawConfig()
+	if err != nil {
+		return nil, r.blame(reasonUnreadable, err)
+	}
+	switch {
+	case cfg.Context != "":
+		if _, ok := raw.Contexts[cfg.Context]; !ok {
+			return nil, provider.FieldError(reg, Kind, name, contextField.Key(), contextField.Name(), reasonNoSuchCtx+" ("+r.source+")")
+		}
+	case len(raw.Contexts) == 0:
+		return nil, r.blame(reasonNoContexts, nil)
+	case raw.CurrentContext == "":
+		return nil, r.blame(reasonNoCurrent, nil)
+	default:
+		if _, ok := raw.Contexts[raw.CurrentContext]; !ok {
+			return nil, r.blame(reasonBadCurrent, nil)
+		}
+	}
+	rc, err := cc.ClientConfig()
+	if err != nil {
+		return nil, r.blame(reasonUnusable, err)
+	}
+	return rc, nil
 }
 
 func kubeconfigClient(paths []string, context string) clientcmd.ClientConfig {

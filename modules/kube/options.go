@@ -25,7 +25,9 @@ func buildOptions(opts []Option) options {
 }
 
 // WithRESTConfig connects with rc (copied) instead of detecting the
-// connection; the provider still owns the client it builds from it.
+// connection; the provider still owns the client it builds from it. rc's
+// QPS and Burst are kept unless [WithRateLimit] or GREL_KUBE_QPS /
+// GREL_KUBE_BURST set them.
 func WithRESTConfig(rc *rest.Config) Option {
 	return func(o *options) { o.rest = rc }
 }

@@ -99,11 +99,11 @@ func New(name string, opts ...Option) (*Provider, error) {
 	}
 	hc, err := rest.HTTPClientFor(r.rest)
 	if err != nil {
-		return nil, errors.New("grelkube: " + r.source + ": " + err.Error())
+		return nil, r.blame(reasonTLS, err)
 	}
 	cs, err := kubernetes.NewForConfigAndClient(r.rest, hc)
 	if err != nil {
-		return nil, errors.New("grelkube: " + r.source + ": " + err.Error())
+		return nil, r.blame(reasonClient, err)
 	}
 	p := newProvider(name, cs, r.rest, r.source, r.namespace, r.identity, o)
 	p.http = hc

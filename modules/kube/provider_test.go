@@ -213,6 +213,130 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// A kubeconfig, context or TLS file that cannot be used is a config error
+// (grelconfig.ErrInvalid) that names the variable at fault and says why,
+// never with the value: not the path, not the context name, not client-go's
+// advice about KUBERNETES_MASTER.
+func TestKubeconfigErrorsNameTheVariable(t *testing.T) {
+	const secret = "hunter2"
+	dir := filepath.Join(t.TempDir(), secret)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const cluster = "clusters:\n- {name: c, cluster: {server: \"https://127.0.0.1:2\"}}\nusers:\n- {name: u, user: {token: abc}}\n"
+	good := write("good", "apiVersion: v1\nkind: Config\n"+cluster+"contexts:\n- {name: one, context: {cluster: c, user: u}}\ncurrent-context: one\n")
+	noCurrent := write("nocurrent", "apiVersion: v1\nkind: Config\n"+cluster+"contexts:\n- {name: one, context: {cluster: c, user: u}}\n")
+	badCurrent := write("badcurrent", "apiVersion: v1\nkind: Config\n"+cluster+"contexts:\n- {name: one, context: {cluster: c, user: u}}\ncurrent-context: "+secret+"-ctx\n")
+	noServer := write("noserver", "apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {}}\ncontexts:\n- {name: one, context: {cluster: "+secret+"-c, user: u}}\ncurrent-context: one\n")
+	garbage := write("garbage", secret+": [\n")
+	empty := write("empty", "")
+	badCA := write("badca", "apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {server: \"https://127.0.0.1:2\", certificate-authority-data: aHVudGVyMgo=}}\n"+
+		"users:\n- {name: u, user: {token: abc}}\ncontexts:\n- {name: one, context: {cluster: c, user: u}}\ncurrent-context: one\n")
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".kube"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".kube", "config"), []byte(secret+": [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	tests := []struct {
+		name     string
+		instance string
+		env      map[string]string
+		opts     []Option
+		want     string // the message, after "grelconfig: "
+	}{
+		{"context that does not exist", "", map[string]string{"GREL_KUBE_KUBECONFIG": good, "GREL_KUBE_CONTEXT": secret + "-ctx"}, nil,
+			"GREL_KUBE_CONTEXT (Context): names no context of the kubeconfig (kubeconfig (GREL_KUBE_KUBECONFIG))"},
+		{"named instance's context", "other", map[string]string{"KUBECONFIG": good, "GREL_KUBE_OTHER_CONTEXT": secret + "-ctx"}, nil,
+			"GREL_KUBE_OTHER_CONTEXT (Context): names no context of the kubeconfig (kubeconfig (KUBECONFIG))"},
+		{"context from an option", "", map[string]string{"KUBECONFIG": good}, []Option{WithContext(secret + "-ctx")},
+			"option Context: names no context of the kubeconfig (kubeconfig (KUBECONFIG))"},
+		{"GREL kubeconfig that does not exist", "", map[string]string{"GREL_KUBE_KUBECONFIG": missing}, nil,
+			"GREL_KUBE_KUBECONFIG (Kubeconfig): " + reasonNoFile},
+		{"kind-wide kubeconfig for a named instance", "other", map[string]string{"GREL_KUBE_KUBECONFIG": missing}, nil,
+			"GREL_KUBE_KUBECONFIG (Kubeconfig): " + reasonNoFile},
+		{"KUBECONFIG naming no file", "", map[string]string{"KUBECONFIG": missing + ":" + missing + "2"}, nil,
+			"KUBECONFIG: " + reasonNoFiles},
+		{"not YAML", "", map[string]string{"KUBECONFIG": garbage}, nil, "KUBECONFIG: " + reasonUnreadable},
+		{"empty file", "", map[string]string{"KUBECONFIG": empty}, nil, "KUBECONFIG: " + reasonNoContexts},
+		{"no current context", "", map[string]string{"KUBECONFIG": noCurrent}, nil, "KUBECONFIG: " + reasonNoCurrent},
+		{"current context missing", "", map[string]string{"KUBECONFIG": badCurrent}, nil, "KUBECONFIG: " + reasonBadCurrent},
+		{"context without a server", "", map[string]string{"KUBECONFIG": noServer}, nil, "KUBECONFIG: " + reasonUnusable},
+		{"CA that is not PEM", "", map[string]string{"GREL_KUBE_KUBECONFIG": badCA}, nil, "GREL_KUBE_KUBECONFIG (Kubeconfig): " + reasonTLS},
+		{"~/.kube/config not YAML", "", map[string]string{"HOME": home}, nil, "HOME: " + prefixHome + reasonUnreadable},
+	}
+	empty0 := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(tt.instance, append([]Option{WithRegistry(registry(tt.env)), WithServiceAccountDir(empty0)}, tt.opts...)...)
+			if err == nil {
+				_ = p.Stop(context.Background())
+				t.Fatal("New accepted the config")
+			}
+			var ce *grelconfig.Error
+			if !errors.As(err, &ce) || !errors.Is(err, grelconfig.ErrInvalid) {
+				t.Errorf("error %T %v, want a *grelconfig.Error", err, err)
+			}
+			if msg := err.Error(); msg != "grelconfig: "+tt.want || strings.Contains(msg, secret) || strings.Contains(msg, "KUBERNETES_MASTER") {
+				t.Errorf("error\n  %q\nwant\n  %q\n(without %q or client-go's advice)", msg, "grelconfig: "+tt.want, secret)
+			}
+		})
+	}
+	// The same files are fine when the variable names a usable context.
+	p, err := New("", WithRegistry(registry(map[string]string{"GREL_KUBE_KUBECONFIG": good, "GREL_KUBE_CONTEXT": "one"})), WithServiceAccountDir(empty0))
+	if err != nil {
+		t.Fatalf("a usable kubeconfig and context: %v", err)
+	}
+	_ = p.Stop(context.Background())
+}
+
+// QPS and Burst: a rest.Config given in code keeps its own unless an
+// option or a variable sets them; a config built from a kubeconfig gets the
+// documented defaults (20, 40) or what is set.
+func TestRateLimitOverridesOnlyWhenSet(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {server: \"https://127.0.0.1:2\"}}\n"+
+		"users:\n- {name: u, user: {token: abc}}\ncontexts:\n- {name: one, context: {cluster: c, user: u}}\ncurrent-context: one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	given := func() Option { return WithRESTConfig(&rest.Config{Host: "https://127.0.0.1:1", QPS: 7, Burst: 9}) }
+	tests := []struct {
+		name       string
+		env        map[string]string
+		opts       []Option
+		qps, burst float32
+	}{
+		{"given config, nothing set: kept", nil, []Option{given()}, 7, 9},
+		{"given config, GREL_KUBE_QPS set", map[string]string{"GREL_KUBE_QPS": "3"}, []Option{given()}, 3, 9},
+		{"given config, GREL_KUBE_BURST set", map[string]string{"GREL_KUBE_BURST": "5"}, []Option{given()}, 7, 5},
+		{"given config, WithRateLimit", nil, []Option{given(), WithRateLimit(11, 12)}, 11, 12},
+		{"given config, GREL_ENV_LOAD=false", map[string]string{"GREL_ENV_LOAD": "false", "GREL_KUBE_QPS": "3"}, []Option{given()}, 7, 9},
+		{"kubeconfig, nothing set: defaults", map[string]string{"KUBECONFIG": kubeconfig}, nil, 20, 40},
+		{"kubeconfig, variables", map[string]string{"KUBECONFIG": kubeconfig, "GREL_KUBE_QPS": "50", "GREL_KUBE_BURST": "60"}, nil, 50, 60},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New("", append([]Option{WithRegistry(registry(tt.env)), WithServiceAccountDir(t.TempDir())}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = p.Stop(context.Background()) }()
+			if rc := p.RESTConfig(); rc.QPS != tt.qps || float32(rc.Burst) != tt.burst {
+				t.Errorf("QPS %v Burst %d, want %v %v", rc.QPS, rc.Burst, tt.qps, tt.burst)
+			}
+		})
+	}
+}
+
 func TestStartFailsWithinDeadline(t *testing.T) {
 	providertest.StartFailsWithinDeadline[*ConnectError](t, ErrUnavailable, "hunter2", func(t *testing.T, addr string) providertest.Lifecycle {
 		p, err := New("", WithRegistry(registry(nil)), WithRESTConfig(&rest.Config{
