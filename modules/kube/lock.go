@@ -180,7 +180,11 @@ func acquireOn(l *coordinationv1.Lease, req grellock.Request, meta string, hasMe
 		if l.Spec.LeaseTransitions != nil {
 			trans = *l.Spec.LeaseTransitions
 		}
-		if s.fence > 0 && s.holder != req.Holder {
+		// Every new acquisition of an existing Lease by another holder
+		// counts, as client-go counts it: the Lease may have been written
+		// by a client-go LeaseLock (no fence annotation) or released
+		// (holder cleared). Only a Lease created here starts at 0.
+		if l.ResourceVersion != "" && s.holder != req.Holder {
 			trans++
 		}
 		holder := req.Holder
@@ -195,6 +199,13 @@ func acquireOn(l *coordinationv1.Lease, req grellock.Request, meta string, hasMe
 		l.Annotations[AnnotationMetadata] = meta
 	}
 	setLease(l, req.Lease, now)
+}
+
+// notAcquired is a lost race with another writer: grellock.ErrNotAcquired
+// wrapping the API server's 409 (apierrors.IsConflict or IsAlreadyExists
+// still match it).
+func notAcquired(err error) error {
+	return fmt.Errorf("grelkube: lock acquire: %w (%w)", grellock.ErrNotAcquired, err)
 }
 
 // Acquire implements grellock.Backend: a get, then an update (or a create);
@@ -232,7 +243,7 @@ func (b *LockBackend) Acquire(ctx context.Context, req grellock.Request) (grello
 		acquireOn(l, req, meta, req.Metadata != nil, now)
 		out, err := b.leases.Create(ctx, l, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
-			return grellock.Record{Name: req.Name}, grellock.ErrNotAcquired
+			return grellock.Record{Name: req.Name}, notAcquired(err)
 		}
 		if err != nil {
 			return grellock.Record{}, fmt.Errorf("grelkube: lock acquire: %w", err)
@@ -253,7 +264,7 @@ func (b *LockBackend) Acquire(ctx context.Context, req grellock.Request) (grello
 	out, err := b.leases.Update(ctx, l, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
 		b.forget(req.Name)
-		return grellock.Record{Name: req.Name}, grellock.ErrNotAcquired
+		return grellock.Record{Name: req.Name}, notAcquired(err)
 	}
 	if err != nil {
 		return grellock.Record{}, fmt.Errorf("grelkube: lock acquire: %w", err)

@@ -5,16 +5,19 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
@@ -133,8 +136,8 @@ func TestLockLeaseFieldsAndRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	lease.Spec.HolderIdentity = ptr("pod-c")
-	if _, err := client.CoordinationV1().Leases(env.Namespace).Update(ctx, lease, metav1.UpdateOptions{}); err == nil {
-		t.Fatal("an update with a stale resourceVersion succeeded")
+	if _, err := client.CoordinationV1().Leases(env.Namespace).Update(ctx, lease, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Fatalf("an update with a stale resourceVersion = %v, want 409 Conflict", err)
 	}
 	got, err := other.Get(ctx, "leader")
 	if err != nil || got.Holder != "pod-b" || got.Fence != 2 || got.Transitions != 1 {
@@ -143,6 +146,121 @@ func TestLockLeaseFieldsAndRoundTrips(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// raceTransport runs race once, just before the first PUT of a Lease goes
+// out: another writer's update lands between the backend's get and its
+// update.
+type raceTransport struct {
+	next http.RoundTripper
+	once *sync.Once
+	race func()
+}
+
+func (r raceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/leases/") {
+		r.once.Do(r.race)
+	}
+	return r.next.RoundTrip(req)
+}
+
+// An acquisition that loses the race to another writer (its update carries
+// the resourceVersion it read, which is stale by then) is refused by the
+// API server with 409 Conflict: the backend reports not acquired, wrapping
+// the conflict, and the other writer's Lease stands.
+func TestLockAcquireLosesRaceWithConflict(t *testing.T) {
+	env := testenv.Kube(t)
+	ctx := context.Background()
+	admin := lockClient(t, env.Config)
+	leases := admin.CoordinationV1().Leases(env.Namespace)
+	// An expired Lease, free to take.
+	seed := grelkube.NewLockBackend(admin, env.Namespace)
+	if _, err := seed.Acquire(ctx, grellock.Request{Name: "race", Token: "t0", Holder: "pod-0", Lease: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Release(ctx, "race", "t0"); err != nil {
+		t.Fatal(err)
+	}
+	var raced error
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return raceTransport{next: rt, once: &sync.Once{}, race: func() {
+			l, err := leases.Get(ctx, "race", metav1.GetOptions{})
+			if err == nil {
+				l.Spec.HolderIdentity = ptr("pod-other")
+				_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+			}
+			raced = err
+		}}
+	}
+	b := grelkube.NewLockBackend(lockClient(t, cfg), env.Namespace)
+	_, err := b.Acquire(ctx, grellock.Request{Name: "race", Token: "t1", Holder: "pod-1", Lease: time.Minute})
+	if raced != nil {
+		t.Fatalf("the racing update failed: %v", raced)
+	}
+	if !errors.Is(err, grellock.ErrNotAcquired) || !apierrors.IsConflict(err) {
+		t.Fatalf("Acquire after losing the race = %v, want ErrNotAcquired wrapping a 409 Conflict", err)
+	}
+	l, err := leases.Get(ctx, "race", metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "pod-other" {
+		t.Fatalf("the winner's Lease was overwritten: %+v, %v", l, err)
+	}
+}
+
+// A Lease written by client-go's own LeaseLock (no grelmicro annotations),
+// held by one identity and then taken over by another the way client-go
+// does: once it expires, taking it counts one more transition in
+// spec.leaseTransitions, which client-go then reads back; the fence starts
+// at 1.
+func TestLockTakeoverOfClientGoLease(t *testing.T) {
+	env := testenv.Kube(t)
+	ctx := context.Background()
+	client := lockClient(t, env.Config)
+	lockFor := func(id string) *resourcelock.LeaseLock {
+		return &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Name: "cg", Namespace: env.Namespace},
+			Client:     client.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		}
+	}
+	past := metav1.NewTime(time.Now().Add(-time.Minute))
+	if err := lockFor("cg-a").Create(ctx, resourcelock.LeaderElectionRecord{
+		HolderIdentity: "cg-a", LeaseDurationSeconds: 1, AcquireTime: past, RenewTime: past,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// cg-b takes over as client-go's elector does: holder changed, one
+	// more transition.
+	cgb := lockFor("cg-b")
+	old, _, err := cgb.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cgb.Update(ctx, resourcelock.LeaderElectionRecord{
+		HolderIdentity: "cg-b", LeaseDurationSeconds: 1, AcquireTime: past, RenewTime: past, LeaderTransitions: old.LeaderTransitions + 1,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b := grelkube.NewLockBackend(client, env.Namespace)
+	rec, err := b.Acquire(ctx, grellock.Request{Name: "cg", Token: "tok", Holder: "pod-c", Lease: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Transitions != 2 || rec.Fence != 1 || rec.Holder != "pod-c" {
+		t.Fatalf("after taking over client-go's Lease: %+v; want transitions 2, fence 1", rec)
+	}
+	got, _, err := lockFor("reader").Get(ctx)
+	if err != nil || got.HolderIdentity != "pod-c" || got.LeaderTransitions != 2 {
+		t.Fatalf("client-go reads %+v, %v; want holder pod-c and 2 transitions", got, err)
+	}
+	// A release, then another holder: one more transition, the next fence.
+	if err := b.Release(ctx, "cg", "tok"); err != nil {
+		t.Fatal(err)
+	}
+	rec, err = b.Acquire(ctx, grellock.Request{Name: "cg", Token: "tok2", Holder: "pod-d", Lease: 10 * time.Second})
+	if err != nil || rec.Transitions != 3 || rec.Fence != 2 {
+		t.Fatalf("after a release and a new holder: %+v, %v; want transitions 3, fence 2", rec, err)
+	}
+}
 
 func TestLockRefusesInvalidLeaseNames(t *testing.T) {
 	env := testenv.Kube(t)
