@@ -45,6 +45,15 @@
 //     a span event; every attempt adds a span event (grel.retry.attempt) to
 //     the call's span when it is recording.
 //
+// # Metrics
+//
+// With [WithMeterProvider] (the Fx modules pass the app's): grel.retry.calls
+// (counter, {call}; grel.name, outcome: success, exhausted with a reason
+// max_attempts, max_elapsed, deadline or context, or aborted for an error
+// not retried) and grel.retry.retries (counter, {retry}; grel.name: the
+// attempts after the first). With the no-op provider, the default, nothing
+// is created and a call pays one nil check.
+//
 // # Non-guarantees
 //
 //   - Attempts are not made idempotent: retry only what is safe to repeat.

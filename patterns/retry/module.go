@@ -5,6 +5,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/patterns/internal/fxinstance"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -26,6 +27,7 @@ type Params struct {
 	Logger         *zap.Logger          `optional:"true"`
 	Registry       *grelconfig.Registry `optional:"true"`
 	TracerProvider trace.TracerProvider `optional:"true"`
+	MeterProvider  metric.MeterProvider `optional:"true"`
 }
 
 // Named provides a *Retrier tagged [Tag](name), tuned by
@@ -41,10 +43,11 @@ func Named(name string, opts ...Option) fx.Option {
 	)
 }
 
-var appOptions = fxinstance.Options[Option]{Logger: WithLogger, Registry: WithRegistry, TracerProvider: WithTracerProvider}
+var appOptions = fxinstance.Options[Option]{Logger: WithLogger, Registry: WithRegistry,
+	TracerProvider: WithTracerProvider, MeterProvider: WithMeterProvider}
 
 func provide(name string, p Params, opts []Option) (*Retrier, error) {
-	app := fxinstance.App{Logger: p.Logger, Registry: p.Registry, TracerProvider: p.TracerProvider}
+	app := fxinstance.App{Logger: p.Logger, Registry: p.Registry, TracerProvider: p.TracerProvider, MeterProvider: p.MeterProvider}
 	r, err := New(name, appOptions.Prepend(app, opts)...)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	grelmatch "github.com/grelmicro/grelmicro-go/patterns/match"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
@@ -18,6 +19,7 @@ type options struct {
 	settings []grelconfig.Setting[Config]
 	logger   *zap.Logger
 	tracer   trace.TracerProvider
+	meter    metric.MeterProvider
 	registry *grelconfig.Registry
 	retryIf  grelmatch.Matcher
 	hooks    []func(Event)
@@ -86,6 +88,14 @@ func WithLogger(l *zap.Logger) Option {
 // in the context, when it is recording.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracer = tp }
+}
+
+// WithMeterProvider emits the retrier's metrics: grel.retry.calls
+// (counter, by outcome: success, exhausted with its reason, aborted) and
+// grel.retry.retries (counter), both with grel.name. The default, and the
+// no-op provider, emit nothing and cost a call nothing.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) { o.meter = mp }
 }
 
 // WithRegistry sets where the config is read from and recorded (default: the

@@ -31,6 +31,7 @@ type Retrier struct {
 	cfg     atomic.Pointer[Config]
 	log     *zap.Logger
 	tracer  trace.Tracer // nil when the provider is the no-op one
+	tel     *telemetry   // nil when the meter provider is the no-op one
 	retryIf grelmatch.Matcher
 	hooks   []func(Event)
 	random  func() float64
@@ -54,7 +55,10 @@ func New(name string, opts ...Option) (*Retrier, error) {
 	if err != nil {
 		return nil, newError(name, err)
 	}
-	r := build(name, cfg, o)
+	r, err := build(name, cfg, o)
+	if err != nil {
+		return nil, newError(name, err)
+	}
 	r.binding = spec.Bind(name, o.settings, r.Reconfigure)
 	return r, nil
 }
@@ -67,7 +71,11 @@ func NewFromConfig(name string, cfg Config, opts ...Option) (*Retrier, error) {
 	if err != nil {
 		return nil, newError(name, err)
 	}
-	return build(name, cfg, o), nil
+	r, err := build(name, cfg, o)
+	if err != nil {
+		return nil, newError(name, err)
+	}
+	return r, nil
 }
 
 func newError(name string, err error) error {
@@ -78,7 +86,7 @@ func collect(opts []Option) *options {
 	return instance.Collect(&options{logger: zap.NewNop(), retryIf: grelmatch.AnyError(), random: rand.Float64}, opts)
 }
 
-func build(name string, cfg Config, o *options) *Retrier {
+func build(name string, cfg Config, o *options) (*Retrier, error) {
 	r := &Retrier{
 		name:    name,
 		log:     o.logger.With(zap.String(grellog.FieldPattern, "retry"), zap.String(grellog.FieldName, name)),
@@ -92,8 +100,13 @@ func build(name string, cfg Config, o *options) *Retrier {
 			r.tracer = tp.Tracer(TracerName)
 		}
 	}
+	tel, err := newTelemetry(o.meter, name)
+	if err != nil {
+		return nil, err
+	}
+	r.tel = tel
 	r.cfg.Store(&cfg)
-	return r
+	return r, nil
 }
 
 // Name returns the retrier's name.
@@ -134,16 +147,16 @@ func (r *Retrier) Do(ctx context.Context, fn func(ctx context.Context) error) er
 	for {
 		err := fn(ctx)
 		if err == nil && !c.usesResult {
-			c.end(nil)
+			c.end(ctx, nil, outSuccess)
 			return nil
 		}
 		retry, out := c.classify(ctx, r.retryIf.Match(ctx, err), err)
 		if !retry {
-			c.end(out)
+			c.end(ctx, out, settled(out))
 			return out
 		}
 		if out = c.wait(ctx, err); out != nil {
-			c.end(out)
+			c.end(ctx, out, c.stop)
 			return out
 		}
 	}
@@ -159,16 +172,16 @@ func DoValue[T any](ctx context.Context, r *Retrier, fn func(ctx context.Context
 	for {
 		v, err := fn(ctx)
 		if err == nil && !c.usesResult {
-			c.end(nil)
+			c.end(ctx, nil, outSuccess)
 			return v, nil
 		}
 		retry, out := c.classify(ctx, grelmatch.MatchValue(ctx, r.retryIf, v, err), err)
 		if !retry {
-			c.end(out)
+			c.end(ctx, out, settled(out))
 			return v, out
 		}
 		if out = c.wait(ctx, err); out != nil {
-			c.end(out)
+			c.end(ctx, out, c.stop)
 			return v, out
 		}
 	}
@@ -183,7 +196,17 @@ type call struct {
 	usesResult bool
 	timer      *time.Timer
 	span       trace.Span
-	ours       bool // the span was started by this call
+	ours       bool    // the span was started by this call
+	stop       outcome // why the call gave up, set by giveUp
+}
+
+// settled is the outcome of a call that ends on an outcome it does not
+// retry: success when there is no error, aborted otherwise.
+func settled(err error) outcome {
+	if err == nil {
+		return outSuccess
+	}
+	return outAborted
 }
 
 func (c *call) start(ctx context.Context, r *Retrier) {
@@ -201,9 +224,12 @@ func (c *call) start(ctx context.Context, r *Retrier) {
 	}
 }
 
-func (c *call) end(err error) {
+func (c *call) end(ctx context.Context, err error, o outcome) {
 	if c.timer != nil {
 		c.timer.Stop()
+	}
+	if t := c.r.tel; t != nil {
+		t.call(ctx, o)
 	}
 	if c.span == nil {
 		return
@@ -284,7 +310,7 @@ func (c *call) wait(ctx context.Context, err error) error {
 		c.event(err, d)
 	}
 	if d <= 0 {
-		c.attempt++
+		c.next(ctx)
 		return nil
 	}
 	if c.timer == nil {
@@ -294,14 +320,23 @@ func (c *call) wait(ctx context.Context, err error) error {
 	}
 	select {
 	case <-c.timer.C:
-		c.attempt++
+		c.next(ctx)
 		return nil
 	case <-ctx.Done():
 		return c.giveUp(StopContext, err, ctx.Err())
 	}
 }
 
+// next counts the attempt about to be made.
+func (c *call) next(ctx context.Context) {
+	c.attempt++
+	if t := c.r.tel; t != nil {
+		t.retry(ctx)
+	}
+}
+
 func (c *call) giveUp(reason StopReason, last, ctxErr error) error {
+	c.stop = exhausted(reason)
 	return &RetryError{Name: c.r.name, Attempts: c.attempt, Elapsed: time.Since(c.r.epoch) - c.begin, Last: last, Reason: reason, ctxErr: ctxErr}
 }
 

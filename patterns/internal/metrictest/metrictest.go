@@ -51,13 +51,17 @@ func (r *Reader) Has(name string) bool {
 }
 
 // Int returns the sum of the values of the int64 counter, up-down counter
-// or gauge name over its data points that carry every attribute of attrs;
-// 0 when none does. It fails the test when name was never recorded or is
-// of another kind.
+// or gauge name over its data points that carry every attribute of attrs:
+// 0 when none does, or when name was never recorded (use [Reader.Has] to
+// tell). It fails the test when name is of another kind.
 func (r *Reader) Int(name string, attrs ...attribute.KeyValue) int64 {
 	r.t.Helper()
+	m, ok := r.Metrics()[name]
+	if !ok {
+		return 0
+	}
 	var pts []metricdata.DataPoint[int64]
-	switch d := r.get(name).Data.(type) {
+	switch d := m.Data.(type) {
 	case metricdata.Sum[int64]:
 		pts = d.DataPoints
 	case metricdata.Gauge[int64]:
@@ -75,12 +79,17 @@ func (r *Reader) Int(name string, attrs ...attribute.KeyValue) int64 {
 }
 
 // Count returns the number of measurements of the float64 histogram name
-// over its data points that carry every attribute of attrs, and their sum.
+// over its data points that carry every attribute of attrs, and their sum
+// (0 and 0 when name was never recorded).
 func (r *Reader) Count(name string, attrs ...attribute.KeyValue) (n uint64, sum float64) {
 	r.t.Helper()
-	h, ok := r.get(name).Data.(metricdata.Histogram[float64])
+	m, ok := r.Metrics()[name]
 	if !ok {
-		r.t.Fatalf("metrictest: %s is a %T, not a float64 histogram", name, r.get(name).Data)
+		return 0, 0
+	}
+	h, ok := m.Data.(metricdata.Histogram[float64])
+	if !ok {
+		r.t.Fatalf("metrictest: %s is a %T, not a float64 histogram", name, m.Data)
 	}
 	for _, p := range h.DataPoints {
 		if carries(p.Attributes, attrs) {

@@ -46,4 +46,10 @@ func TestReader(t *testing.T) {
 	if !r.Has("grel.test.count") || r.Has("grel.test.none") {
 		t.Error("Has")
 	}
+	if v := r.Int("grel.test.none"); v != 0 {
+		t.Errorf("a metric never recorded: %d", v)
+	}
+	if n, _ := r.Count("grel.test.none"); n != 0 {
+		t.Errorf("a histogram never recorded: %d", n)
+	}
 }
