@@ -22,6 +22,12 @@
 //     caller cancellation and a breaker around it counts a failure.
 //   - No goroutine is started: the call runs in the caller's goroutine.
 //
+// # Metrics
+//
+// With [WithMeterProvider] (the Fx module passes the app's):
+// grel.timeout.timeouts (counter, {call}; grel.name), the calls that got a
+// [*TimeoutError]. With the no-op provider, the default, nothing is created.
+//
 // # Non-guarantees
 //
 //   - The call is not abandoned: a function that ignores its context runs to

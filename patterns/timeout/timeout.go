@@ -8,7 +8,18 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/metrics"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
+
+// ScopeName is the OpenTelemetry instrumentation scope of the metrics of
+// this package.
+const ScopeName = "github.com/grelmicro/grelmicro-go/patterns/timeout"
+
+// MetricTimeouts counts the calls whose [*TimeoutError] Execute returned
+// (this timeout's own deadline fired), with the attribute grel.name.
+const MetricTimeouts = "grel.timeout.timeouts"
 
 // Kind is the config kind of timeouts: GREL_TIMEOUT_{NAME}_DURATION and
 // GREL_TIMEOUT_DURATION.
@@ -68,6 +79,9 @@ type Timeout struct {
 	cfg     atomic.Pointer[Config]
 	cause   *deadlineCause // the cause of this timeout's own deadline
 	binding grelconfig.Reloadable
+	// timeouts is nil when the meter provider is the no-op one.
+	timeouts metric.Int64Counter
+	attrs    []metric.AddOption
 }
 
 type deadlineCause struct{ t *Timeout }
@@ -82,6 +96,7 @@ type Option func(*options)
 type options struct {
 	settings []grelconfig.Setting[Config] // resolved by New, applied on top of NewFromConfig's Config
 	registry *grelconfig.Registry
+	meter    metric.MeterProvider
 }
 
 // WithDuration sets the bound of each call.
@@ -89,6 +104,11 @@ func WithDuration(d time.Duration) Option {
 	s := durationField.Set(d)
 	return func(o *options) { o.settings = append(o.settings, s) }
 }
+
+// WithMeterProvider emits the counter grel.timeout.timeouts ({call},
+// grel.name). The default, and the no-op provider, emit nothing and cost a
+// call nothing.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meter = mp } }
 
 // WithRegistry sets where the config is read from and recorded.
 func WithRegistry(r *grelconfig.Registry) Option { return func(o *options) { o.registry = r } }
@@ -107,7 +127,10 @@ func New(name string, opts ...Option) (*Timeout, error) {
 	if err != nil {
 		return nil, newError(name, err)
 	}
-	t := build(name, cfg)
+	t, err := build(name, cfg, o)
+	if err != nil {
+		return nil, newError(name, err)
+	}
 	t.binding = spec.Bind(name, o.settings, t.Reconfigure)
 	return t, nil
 }
@@ -120,14 +143,33 @@ func NewFromConfig(name string, cfg Config, opts ...Option) (*Timeout, error) {
 	if err != nil {
 		return nil, newError(name, err)
 	}
-	return build(name, cfg), nil
+	t, err := build(name, cfg, o)
+	if err != nil {
+		return nil, newError(name, err)
+	}
+	return t, nil
 }
 
-func build(name string, cfg Config) *Timeout {
+func build(name string, cfg Config, o *options) (*Timeout, error) {
 	t := &Timeout{name: name}
 	t.cause = &deadlineCause{t: t}
 	t.cfg.Store(&cfg)
-	return t
+	if m := metrics.Meter(o.meter, ScopeName); m != nil {
+		c, err := m.Int64Counter(MetricTimeouts, metric.WithUnit("{call}"),
+			metric.WithDescription("Calls cut by the timeout's own deadline"))
+		if err != nil {
+			return nil, err
+		}
+		t.timeouts, t.attrs = c, metrics.Attrs([]attribute.KeyValue{attribute.String("grel.name", name)}).Add
+	}
+	return t, nil
+}
+
+// fired counts a timeout.
+func (t *Timeout) fired(ctx context.Context) {
+	if t.timeouts != nil {
+		t.timeouts.Add(ctx, 1, t.attrs...)
+	}
 }
 
 // Name returns the timeout's name.
@@ -168,6 +210,7 @@ func (t *Timeout) Execute(ctx context.Context, fn func(ctx context.Context) erro
 	fired := err != nil && errors.Is(context.Cause(cctx), t.cause)
 	cancel()
 	if fired {
+		t.fired(ctx)
 		return &TimeoutError{Name: t.name, Timeout: d, Err: err}
 	}
 	return err
@@ -181,6 +224,7 @@ func ExecuteValue[T any](ctx context.Context, t *Timeout, fn func(ctx context.Co
 	fired := err != nil && errors.Is(context.Cause(cctx), t.cause)
 	cancel()
 	if fired {
+		t.fired(ctx)
 		return v, &TimeoutError{Name: t.name, Timeout: d, Err: err}
 	}
 	return v, err

@@ -10,7 +10,12 @@ import (
 	"time"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
 	greltimeout "github.com/grelmicro/grelmicro-go/patterns/timeout"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/goleak"
@@ -76,7 +81,11 @@ func TestExecute(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				to := mustNew(t, "inventory", time.Second)
+				reader := metrictest.New(t)
+				to, err := greltimeout.NewFromConfig("inventory", greltimeout.Config{Duration: time.Second}, greltimeout.WithMeterProvider(reader.Provider))
+				if err != nil {
+					t.Fatal(err)
+				}
 				ctx := context.Background()
 				if tt.parent != nil {
 					var cancel context.CancelFunc
@@ -84,7 +93,7 @@ func TestExecute(t *testing.T) {
 					defer cancel()
 				}
 				begin := time.Now()
-				err := to.Execute(ctx, tt.fn)
+				err = to.Execute(ctx, tt.fn)
 				if d := time.Since(begin); d != tt.took {
 					t.Errorf("took %v, want %v", d, tt.took)
 				}
@@ -97,6 +106,13 @@ func TestExecute(t *testing.T) {
 				}
 				if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 					t.Errorf("err %v, want %v", err, tt.wantErr)
+				}
+				want := int64(0)
+				if tt.ours {
+					want = 1
+				}
+				if n := reader.Int(greltimeout.MetricTimeouts, attribute.String("grel.name", "inventory")); n != want {
+					t.Errorf("%s = %d, want %d", greltimeout.MetricTimeouts, n, want)
 				}
 				// The same through the generic form.
 				v, err2 := greltimeout.ExecuteValue(ctx, to, func(ctx context.Context) (int, error) { return 7, nil })
@@ -131,12 +147,22 @@ func TestNestedTimeouts(t *testing.T) {
 
 func TestValueOnTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		to := mustNew(t, "", time.Second)
+		reader := metrictest.New(t)
+		to, err := greltimeout.NewFromConfig("", greltimeout.Config{Duration: time.Second}, greltimeout.WithMeterProvider(reader.Provider))
+		if err != nil {
+			t.Fatal(err)
+		}
 		v, err := greltimeout.ExecuteValue(context.Background(), to, func(ctx context.Context) (string, error) {
 			return "partial", waitCtx(ctx)
 		})
 		if v != "partial" || !errors.Is(err, greltimeout.ErrTimeout) || !strings.HasPrefix(err.Error(), "greltimeout: timed out") {
 			t.Fatalf("%q %v", v, err)
+		}
+		if n := reader.Int(greltimeout.MetricTimeouts, attribute.String("grel.name", "")); n != 1 {
+			t.Fatalf("%s = %d, want 1", greltimeout.MetricTimeouts, n)
+		}
+		if u := reader.Metrics()[greltimeout.MetricTimeouts].Unit; u != "{call}" {
+			t.Fatalf("unit %q", u)
 		}
 	})
 }
@@ -186,6 +212,25 @@ func TestModule(t *testing.T) {
 	if len(reg.Live()) != 0 {
 		t.Fatal("still registered")
 	}
+}
+
+// The Module gives its timeouts the app's meter provider.
+func TestModuleMetrics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var reader *sdkmetric.ManualReader
+		var to *greltimeout.Timeout
+		app := fxgreltest.New(t, map[string]string{"GREL_TIMEOUT_INVENTORY_DURATION": "1s"}, greltimeout.Named("inventory"),
+			fx.Populate(&reader, fx.Annotate(&to, fx.ParamTags(greltimeout.Tag("inventory")))))
+		app.RequireStart()
+		defer app.RequireStop()
+		if err := to.Execute(context.Background(), waitCtx); !errors.Is(err, greltimeout.ErrTimeout) {
+			t.Fatalf("err %v", err)
+		}
+		m, ok := fxgreltest.FindMetric(fxgreltest.CollectMetrics(t, reader), greltimeout.MetricTimeouts)
+		if sum, _ := m.Data.(metricdata.Sum[int64]); !ok || len(sum.DataPoints) != 1 || sum.DataPoints[0].Value != 1 {
+			t.Fatalf("%s in the app's metrics: %+v", greltimeout.MetricTimeouts, m)
+		}
+	})
 }
 
 // FuzzConfig resolves arbitrary values: no panic, and what resolves is a
