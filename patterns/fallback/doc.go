@@ -17,6 +17,12 @@
 //     are.
 //   - An outcome the matcher does not match is returned unchanged.
 //
+// # Metrics
+//
+// With [WithMeterProvider]: grel.fallback.fallbacks (counter, {call};
+// grel.name, the [WithName]), each time the fallback replaced an outcome.
+// With the no-op provider, the default, nothing is created.
+//
 // # Non-guarantees
 //
 //   - The fallback function is not protected: its own error is returned,

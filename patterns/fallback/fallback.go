@@ -3,8 +3,19 @@ package grelfallback
 import (
 	"context"
 
+	"github.com/grelmicro/grelmicro-go/patterns/internal/metrics"
 	grelmatch "github.com/grelmicro/grelmicro-go/patterns/match"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
+
+// ScopeName is the OpenTelemetry instrumentation scope of the metrics of
+// this package.
+const ScopeName = "github.com/grelmicro/grelmicro-go/patterns/fallback"
+
+// MetricFallbacks counts the calls whose outcome a fallback replaced, with
+// the attribute grel.name ([WithName]).
+const MetricFallbacks = "grel.fallback.fallbacks"
 
 // Fallback replaces the outcome of a call with a value, or with what a
 // function returns, when a matcher says so. It is safe for concurrent use.
@@ -13,6 +24,9 @@ type Fallback[T any] struct {
 	when  grelmatch.Matcher
 	hooks []func(Event)
 	name  string
+	// fallbacks is nil when the meter provider is the no-op one.
+	fallbacks metric.Int64Counter
+	attrs     []metric.AddOption
 }
 
 // Event describes one fallback, for [WithOnFallback] hooks.
@@ -32,6 +46,7 @@ type options struct {
 	set   bool
 	hooks []func(Event)
 	name  string
+	meter metric.MeterProvider
 }
 
 // WithFallbackIf sets when the fallback replaces the outcome. The default
@@ -52,8 +67,12 @@ func WithOnFallback(fn func(Event)) Option {
 	}
 }
 
-// WithName names the fallback in its events.
+// WithName names the fallback in its events and metrics.
 func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithMeterProvider emits the counter grel.fallback.fallbacks ({call},
+// grel.name). The default, and the no-op provider, emit nothing.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meter = mp } }
 
 // DefaultMatcher is when a fallback applies unless [WithFallbackIf] says
 // otherwise: any error but the caller's own cancellation.
@@ -71,7 +90,17 @@ func build[T any](fn func(ctx context.Context, err error) (T, error), opts []Opt
 	if !o.set {
 		o.when = DefaultMatcher()
 	}
-	return &Fallback[T]{fn: fn, when: o.when, hooks: o.hooks, name: o.name}
+	f := &Fallback[T]{fn: fn, when: o.when, hooks: o.hooks, name: o.name}
+	if m := metrics.Meter(o.meter, ScopeName); m != nil {
+		// The name is a constant, valid one: the SDK cannot refuse it, and a
+		// provider that did would leave the fallback without metrics.
+		c, err := m.Int64Counter(MetricFallbacks, metric.WithUnit("{call}"),
+			metric.WithDescription("Calls whose outcome the fallback replaced"))
+		if err == nil {
+			f.fallbacks, f.attrs = c, metrics.Attrs([]attribute.KeyValue{attribute.String("grel.name", o.name)}).Add
+		}
+	}
+	return f
 }
 
 // Value returns a fallback that replaces the outcome with v and no error.
@@ -94,6 +123,9 @@ func (f *Fallback[T]) Execute(ctx context.Context, fn func(ctx context.Context) 
 	}
 	if !grelmatch.MatchValue(ctx, f.when, v, err) {
 		return v, err
+	}
+	if f.fallbacks != nil {
+		f.fallbacks.Add(ctx, 1, f.attrs...)
 	}
 	for _, h := range f.hooks {
 		h(Event{Name: f.name, Err: err})
