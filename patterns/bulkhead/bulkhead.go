@@ -10,6 +10,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Kind is the config kind of bulkheads: GREL_BULKHEAD_{NAME}_{FIELD}.
@@ -78,6 +79,7 @@ type Bulkhead struct {
 	mu       sync.Mutex
 	waiters  list.List // of *waiter, oldest first
 	binding  grelconfig.Reloadable
+	tel      *telemetry // nil when the meter provider is the no-op one
 }
 
 type waiter struct {
@@ -93,6 +95,7 @@ type Option func(*options)
 type options struct {
 	settings []grelconfig.Setting[Config] // resolved by New, applied on top of NewFromConfig's Config
 	registry *grelconfig.Registry
+	meter    metric.MeterProvider
 }
 
 // setting is the option of a config field.
@@ -109,6 +112,13 @@ func WithMaxWaiting(n int) Option { return setting(maxWaitingField, n) }
 
 // WithMaxWait bounds the wait for a slot.
 func WithMaxWait(d time.Duration) Option { return setting(maxWaitField, d) }
+
+// WithMeterProvider emits the bulkhead's metrics: the gauges
+// grel.bulkhead.in_flight and grel.bulkhead.waiting (read at collection),
+// the counter grel.bulkhead.rejections (reason) and the histogram
+// grel.bulkhead.queue_wait (outcome), all with grel.name. The default, and
+// the no-op provider, emit nothing.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meter = mp } }
 
 // WithRegistry sets where the config is read from and recorded.
 func WithRegistry(r *grelconfig.Registry) Option { return func(o *options) { o.registry = r } }
@@ -127,8 +137,10 @@ func New(name string, opts ...Option) (*Bulkhead, error) {
 	if err != nil {
 		return nil, newError(name, err)
 	}
-	b := &Bulkhead{name: name}
-	b.cfg.Store(&cfg)
+	b, err := build(name, cfg, o)
+	if err != nil {
+		return nil, newError(name, err)
+	}
 	b.binding = spec.Bind(name, o.settings, b.Reconfigure)
 	return b, nil
 }
@@ -141,8 +153,21 @@ func NewFromConfig(name string, cfg Config, opts ...Option) (*Bulkhead, error) {
 	if err != nil {
 		return nil, newError(name, err)
 	}
+	b, err := build(name, cfg, o)
+	if err != nil {
+		return nil, newError(name, err)
+	}
+	return b, nil
+}
+
+func build(name string, cfg Config, o *options) (*Bulkhead, error) {
 	b := &Bulkhead{name: name}
 	b.cfg.Store(&cfg)
+	tel, err := newTelemetry(o.meter, b)
+	if err != nil {
+		return nil, err
+	}
+	b.tel = tel
 	return b, nil
 }
 
@@ -243,6 +268,7 @@ func (b *Bulkhead) wait(ctx context.Context, cfg *Config) error {
 	}
 	if int(b.nwait.Load()) >= cfg.MaxWaiting {
 		b.mu.Unlock()
+		b.tel.rejectedFull(ctx)
 		return &FullError{Name: b.name}
 	}
 	if err := ctx.Err(); err != nil {
@@ -270,14 +296,18 @@ func (b *Bulkhead) wait(ctx context.Context, cfg *Config) error {
 		expired = t.C
 	}
 	var err error
+	out := waitCanceled
 	select {
 	case <-w.ready:
+		b.tel.dequeued(ctx, waitAdmitted, time.Since(begin))
 		return nil
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-expired:
 		err = &FullError{Name: b.name, Waited: time.Since(begin)}
+		out = waitRejected
 	}
+	b.tel.dequeued(ctx, out, time.Since(begin))
 	b.mu.Lock()
 	handed := w.removed
 	if !handed {

@@ -13,7 +13,13 @@ import (
 	"time"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
 	grelbulkhead "github.com/grelmicro/grelmicro-go/patterns/bulkhead"
+	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/goleak"
@@ -81,6 +87,45 @@ type step struct {
 	running []string
 	waiting int
 	ended   map[string]string // name -> ok, full, canceled
+	metrics counts            // what the step adds to the counters
+}
+
+// counts are the bulkhead's counters: rejections by reason, and queue waits
+// by outcome with their total in seconds.
+type counts struct {
+	full, maxWait                int64
+	admitted, rejected, canceled uint64
+	seconds                      float64
+}
+
+func (c *counts) add(d counts) {
+	c.full += d.full
+	c.maxWait += d.maxWait
+	c.admitted += d.admitted
+	c.rejected += d.rejected
+	c.canceled += d.canceled
+	c.seconds += d.seconds
+}
+
+// readCounts reads the counters, and checks the gauges against the
+// bulkhead's own numbers.
+func readCounts(t *testing.T, r *metrictest.Reader, b *grelbulkhead.Bulkhead) counts {
+	t.Helper()
+	name := attribute.String("grel.name", "reports")
+	if n := r.Int(grelbulkhead.MetricInFlight, name); n != int64(b.InFlight()) {
+		t.Fatalf("%s = %d, InFlight %d", grelbulkhead.MetricInFlight, n, b.InFlight())
+	}
+	if n := r.Int(grelbulkhead.MetricWaiting, name); n != int64(b.Waiting()) {
+		t.Fatalf("%s = %d, Waiting %d", grelbulkhead.MetricWaiting, n, b.Waiting())
+	}
+	var c counts
+	c.full = r.Int(grelbulkhead.MetricRejections, name, attribute.String("reason", "full"))
+	c.maxWait = r.Int(grelbulkhead.MetricRejections, name, attribute.String("reason", "max_wait"))
+	c.admitted, _ = r.Count(grelbulkhead.MetricQueueWait, name, attribute.String("outcome", "admitted"))
+	c.rejected, _ = r.Count(grelbulkhead.MetricQueueWait, name, attribute.String("outcome", "rejected"))
+	c.canceled, _ = r.Count(grelbulkhead.MetricQueueWait, name, attribute.String("outcome", "canceled"))
+	_, c.seconds = r.Count(grelbulkhead.MetricQueueWait, name)
+	return c
 }
 
 func TestSteps(t *testing.T) {
@@ -95,7 +140,7 @@ func TestSteps(t *testing.T) {
 			steps: []step{
 				{do: "start", arg: "a", running: []string{"a"}},
 				{do: "start", arg: "b", running: []string{"a", "b"}},
-				{do: "start", arg: "c", running: []string{"a", "b"}, ended: map[string]string{"c": "full"}},
+				{do: "start", arg: "c", running: []string{"a", "b"}, ended: map[string]string{"c": "full"}, metrics: counts{full: 1}},
 				{do: "release", arg: "a", running: []string{"b"}, ended: map[string]string{"a": "ok"}},
 				{do: "start", arg: "d", running: []string{"b", "d"}},
 			},
@@ -107,9 +152,10 @@ func TestSteps(t *testing.T) {
 				{do: "start", arg: "a", running: []string{"a"}},
 				{do: "start", arg: "b", running: []string{"a"}, waiting: 1},
 				{do: "start", arg: "c", running: []string{"a"}, waiting: 2},
-				{do: "start", arg: "d", running: []string{"a"}, waiting: 2, ended: map[string]string{"d": "full"}},
-				{do: "release", arg: "a", running: []string{"b"}, waiting: 1},
-				{do: "release", arg: "b", running: []string{"c"}, waiting: 0},
+				{do: "start", arg: "d", running: []string{"a"}, waiting: 2, ended: map[string]string{"d": "full"}, metrics: counts{full: 1}},
+				{do: "release", arg: "a", running: []string{"b"}, waiting: 1, metrics: counts{admitted: 1}},
+				{do: "wait", wait: time.Second, running: []string{"b"}, waiting: 1},
+				{do: "release", arg: "b", running: []string{"c"}, waiting: 0, metrics: counts{admitted: 1, seconds: 1}},
 			},
 		},
 		{
@@ -119,8 +165,8 @@ func TestSteps(t *testing.T) {
 				{do: "start", arg: "a", running: []string{"a"}},
 				{do: "start", arg: "b", running: []string{"a"}, waiting: 1},
 				{do: "start", arg: "c", running: []string{"a"}, waiting: 2},
-				{do: "cancel", arg: "b", running: []string{"a"}, waiting: 1, ended: map[string]string{"b": "canceled"}},
-				{do: "release", arg: "a", running: []string{"c"}},
+				{do: "cancel", arg: "b", running: []string{"a"}, waiting: 1, ended: map[string]string{"b": "canceled"}, metrics: counts{canceled: 1}},
+				{do: "release", arg: "a", running: []string{"c"}, metrics: counts{admitted: 1}},
 			},
 		},
 		{
@@ -130,14 +176,21 @@ func TestSteps(t *testing.T) {
 				{do: "start", arg: "a", running: []string{"a"}},
 				{do: "start", arg: "b", running: []string{"a"}, waiting: 1},
 				{do: "wait", wait: 999 * time.Millisecond, running: []string{"a"}, waiting: 1},
-				{do: "wait", wait: time.Millisecond, running: []string{"a"}, ended: map[string]string{"b": "full-waited"}},
+				{do: "wait", wait: time.Millisecond, running: []string{"a"}, ended: map[string]string{"b": "full-waited"},
+					metrics: counts{maxWait: 1, rejected: 1, seconds: 1}},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := newHarness(t, mustNew(t, tt.cfg))
+				reader := metrictest.New(t)
+				b, err := grelbulkhead.NewFromConfig("reports", tt.cfg, grelbulkhead.WithMeterProvider(reader.Provider))
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := newHarness(t, b)
+				var want counts
 				for i, s := range tt.steps {
 					switch s.do {
 					case "start":
@@ -181,6 +234,10 @@ func TestSteps(t *testing.T) {
 						if got != want {
 							t.Fatalf("step %d: %s ended %s, want %s", i+1, name, got, want)
 						}
+					}
+					want.add(s.metrics)
+					if got := readCounts(t, reader, b); got != want {
+						t.Fatalf("step %d: metrics %+v, want %+v", i+1, got, want)
 					}
 				}
 				for name, rel := range h.release {
@@ -316,11 +373,39 @@ func TestModule(t *testing.T) {
 }
 
 func TestExecuteAllocatesNothing(t *testing.T) {
-	b := mustNew(t, grelbulkhead.Config{MaxConcurrent: 4})
 	ctx := context.Background()
 	fn := func(context.Context) error { return nil }
-	if n := testing.AllocsPerRun(200, func() { _ = b.Execute(ctx, fn) }); n != 0 {
-		t.Fatalf("%v allocs per call", n)
+	cfg := grelbulkhead.Config{MaxConcurrent: 4}
+	for name, opts := range map[string][]grelbulkhead.Option{
+		"no meter": nil,
+		"no-op":    {grelbulkhead.WithMeterProvider(noop.NewMeterProvider())},
+		"sdk":      {grelbulkhead.WithMeterProvider(metrictest.New(t).Provider)},
+	} {
+		b, err := grelbulkhead.NewFromConfig("reports", cfg, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(200, func() { _ = b.Execute(ctx, fn) }); n != 0 {
+			t.Errorf("%s: %v allocs per call", name, n)
+		}
+	}
+}
+
+// The Module gives its bulkheads the app's meter provider; the gauges are
+// there from the start.
+func TestModuleMetrics(t *testing.T) {
+	var reader *sdkmetric.ManualReader
+	var b *grelbulkhead.Bulkhead
+	fxgreltest.Start(t, nil, grelbulkhead.Named("reports"),
+		fx.Populate(&reader, fx.Annotate(&b, fx.ParamTags(grelbulkhead.Tag("reports")))))
+	release, err := b.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	m, ok := fxgreltest.FindMetric(fxgreltest.CollectMetrics(t, reader), grelbulkhead.MetricInFlight)
+	if g, _ := m.Data.(metricdata.Gauge[int64]); !ok || len(g.DataPoints) != 1 || g.DataPoints[0].Value != 1 {
+		t.Fatalf("%s in the app's metrics: %+v", grelbulkhead.MetricInFlight, m)
 	}
 }
 

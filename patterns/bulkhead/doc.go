@@ -21,6 +21,16 @@
 //   - Freed slots go to the oldest waiter first; the uncontended path is one
 //     compare-and-swap and starts no goroutine.
 //
+// # Metrics
+//
+// With [WithMeterProvider] (the Fx module passes the app's), all with
+// grel.name: the gauges grel.bulkhead.in_flight and grel.bulkhead.waiting
+// ({call}, read at collection, so a call pays nothing for them), the counter
+// grel.bulkhead.rejections ({call}; reason: full or max_wait) and the
+// histogram grel.bulkhead.queue_wait (s; outcome: admitted, rejected or
+// canceled) of the calls that queued. With the no-op provider, the default,
+// nothing is created. The gauges' callback does not keep the bulkhead alive.
+//
 // # Non-guarantees
 //
 //   - Not strictly first come, first served: a call arriving as a slot frees

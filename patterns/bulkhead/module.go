@@ -5,6 +5,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/patterns/internal/fxinstance"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/fx"
 )
 
@@ -14,11 +15,12 @@ func Tag(name string) string { return `name:"` + name + `"` }
 // Params are what Named takes from the Fx graph.
 type Params struct {
 	fx.In
-	Lifecycle fx.Lifecycle
-	Registry  *grelconfig.Registry `optional:"true"`
+	Lifecycle     fx.Lifecycle
+	Registry      *grelconfig.Registry `optional:"true"`
+	MeterProvider metric.MeterProvider `optional:"true"`
 }
 
-var appOptions = fxinstance.Options[Option]{Registry: WithRegistry}
+var appOptions = fxinstance.Options[Option]{Registry: WithRegistry, MeterProvider: WithMeterProvider}
 
 // Named provides a *Bulkhead tagged [Tag](name), tuned by
 // GREL_BULKHEAD_{NAME}_*, registered for reloads while the app runs.
@@ -27,7 +29,7 @@ func Named(name string, opts ...Option) fx.Option {
 		return fx.Error(errors.New("grelbulkhead: Named needs a name"))
 	}
 	return fx.Provide(fx.Annotate(func(p Params) (*Bulkhead, error) {
-		b, err := New(name, appOptions.Prepend(fxinstance.App{Registry: p.Registry}, opts)...)
+		b, err := New(name, appOptions.Prepend(fxinstance.App{Registry: p.Registry, MeterProvider: p.MeterProvider}, opts)...)
 		if err != nil {
 			return nil, err
 		}
