@@ -39,6 +39,7 @@ type core struct {
 	sync     bool // the backend never blocks: no per-call deadline needed
 	log      *zap.Logger
 	tracer   trace.Tracer // nil when tracing is off
+	tel      *telemetry   // nil when the meter provider is the no-op one
 }
 
 func newCore(pattern, name string, b Backend, worker string, o *options) (*core, error) {
@@ -66,6 +67,11 @@ func newCore(pattern, name string, b Backend, worker string, o *options) (*core,
 			c.tracer = tp.Tracer(tracerName)
 		}
 	}
+	tel, err := newTelemetry(o.meter, c)
+	if err != nil {
+		return nil, err
+	}
+	c.tel = tel
 	return c, nil
 }
 

@@ -59,6 +59,24 @@
 //     the first to ask after a release wins.
 //   - Memory locks exclude the goroutines of one process only.
 //
+// # Metrics
+//
+// With [WithMeterProvider] (the Fx module passes the app's), every metric
+// carries grel.name and grel.backend. A Lock: grel.lock.acquisitions
+// (counter, {acquisition}) and grel.lock.acquire_wait (histogram, s), both
+// by outcome (acquired, not_acquired, error, reentrant), one per call of
+// TryAcquire, Acquire, AcquireWithin or Do; grel.lock.holds_lost (counter,
+// {hold}); grel.lock.held (gauge, {hold}: the holds valid now). A TaskLock:
+// grel.tasklock.runs (counter, {run}) by outcome (ran, failed, lost,
+// skipped, error). A LeaderElection: grel.leaderelection.is_leader (gauge,
+// 1 or 0, observed from construction) and grel.leaderelection.transitions
+// (counter, {transition}) by state (leader, follower, stopped). Each:
+// grel.<pattern>.renew_failures (counter, {renewal}) by reason
+// (store_error, not_held). Gauges are read at collection, without marking a
+// hold lost, by a callback that does not keep the instance alive (a Lock's
+// ends at Close). With the no-op provider, the default, nothing is created
+// and the hot paths pay a nil check.
+//
 // # Config
 //
 // Each instance resolves its config through grelconfig:

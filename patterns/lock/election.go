@@ -124,6 +124,11 @@ func newElection(name string, backend Backend, cfg ElectionConfig, o *options) (
 	e := &LeaderElection{c: c, cb: o.callbacks, meta: o.metadata, termCh: make(chan struct{})}
 	e.cfg.Store(&cfg)
 	e.bind = electionSpec.Bind(name, o.election.list, e.Reconfigure)
+	if c.tel != nil {
+		if err := c.tel.observeLeader(e); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -204,6 +209,14 @@ func (e *LeaderElection) IsLeader() bool {
 	t := e.term
 	e.mu.Unlock()
 	return t != nil && t.hold.Err() == nil
+}
+
+// leading is IsLeader for the gauge: it marks no hold lost.
+func (e *LeaderElection) leading(now time.Time) bool {
+	e.mu.Lock()
+	t := e.term
+	e.mu.Unlock()
+	return t != nil && t.hold.validAt(now)
 }
 
 // Record returns the leader record last observed by this candidate (from
@@ -310,6 +323,7 @@ func (e *LeaderElection) lead(ctx context.Context, h *Hold) {
 	close(e.termCh)
 	e.termCh = make(chan struct{})
 	e.mu.Unlock()
+	e.c.tel.transition(ctx, toLeader)
 	e.c.log.Info("started leading", zap.String(grellog.FieldState, "leader"), zap.Uint64(grellog.FieldFence, h.fence))
 
 	var cbDone chan struct{}
@@ -345,12 +359,14 @@ func (e *LeaderElection) lead(ctx context.Context, h *Hold) {
 	}
 	if ctx.Err() != nil {
 		err := release(cfg.RenewDeadline)
+		e.c.tel.transition(ctx, toStopped)
 		e.c.log.Info("stepped down", zap.String(grellog.FieldState, "stopped"), zap.Uint64(grellog.FieldFence, h.fence), zap.NamedError("release_error", err))
 		if e.cb.OnStoppedLeading != nil {
 			e.cb.OnStoppedLeading()
 		}
 		return
 	}
+	e.c.tel.transition(ctx, toFollower)
 	e.c.log.Info("stopped leading", zap.String(grellog.FieldState, "follower"), zap.Uint64(grellog.FieldFence, h.fence), zap.Error(h.Err()))
 	if e.cb.OnStoppedLeading != nil {
 		e.cb.OnStoppedLeading()

@@ -125,6 +125,7 @@ func (h *Hold) loseLocked(cause error) {
 	h.state = stateLost
 	h.cause = &LostError{Name: h.c.name, Fence: h.fence, Cause: cause}
 	h.stopLocked(h.cause)
+	h.c.tel.lost()
 	h.c.log.Info("lock lost", zap.String(grellog.FieldHolder, h.c.identity), zap.Uint64(grellog.FieldFence, h.fence), zap.Error(h.cause))
 	if h.live != nil {
 		h.live.remove(h)
@@ -277,6 +278,14 @@ func (h *Hold) extendFor(ctx context.Context, lease, lossAfter time.Duration) (R
 	rec, err := h.c.backend.Extend(cctx, Request{Name: h.c.name, Token: h.token, Holder: h.c.identity, Lease: lease})
 	cancel()
 	endSpan(sp, rec.Fence, err)
+	if h.c.tel != nil {
+		switch {
+		case errors.Is(err, ErrNotHeld), err == nil && rec.Fence != h.fence:
+			h.c.tel.renewFailed(ctx, renewNotHeld)
+		case err != nil && ctx.Err() == nil:
+			h.c.tel.renewFailed(ctx, renewStoreError)
+		}
+	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -446,6 +455,32 @@ func (s *liveSet) remove(h *Hold) {
 	s.mu.Lock()
 	delete(s.m, h)
 	s.mu.Unlock()
+}
+
+// held counts the holds of s valid at now. It changes no hold: one past its
+// deadline is not counted, and not marked lost either.
+func (s *liveSet) held(now time.Time) int64 {
+	s.mu.Lock()
+	hs := make([]*Hold, 0, len(s.m))
+	for h := range s.m {
+		hs = append(hs, h)
+	}
+	s.mu.Unlock()
+	n := int64(0)
+	for _, h := range hs { // h.mu is never taken under s.mu
+		if h.validAt(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// validAt reports whether the hold is valid at now, without marking it
+// lost when its deadline has passed.
+func (h *Hold) validAt(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state == stateHeld && now.Before(h.deadline)
 }
 
 func (s *liveSet) close() []*Hold {

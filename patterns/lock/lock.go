@@ -58,6 +58,11 @@ func newLock(name string, backend Backend, cfg Config, o *options) (*Lock, error
 	l := &Lock{c: c}
 	l.cfg.Store(&cfg)
 	l.bind = lockSpec.Bind(name, o.lock.list, l.Reconfigure)
+	if c.tel != nil {
+		if err := c.tel.observeHeld(l); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
@@ -110,6 +115,13 @@ func (*Lock) observe(Record) {}
 // TryAcquire makes one attempt. When another holder has the lock it returns
 // a [*NotAcquiredError] (matching [ErrNotAcquired]) at once.
 func (l *Lock) TryAcquire(ctx context.Context) (*Hold, error) {
+	begin := l.c.tel.begin()
+	h, err := l.tryAcquire(ctx)
+	l.c.tel.acquired(ctx, begin, err)
+	return h, err
+}
+
+func (l *Lock) tryAcquire(ctx context.Context) (*Hold, error) {
 	if err := l.precheck(ctx); err != nil {
 		return nil, err
 	}
@@ -142,13 +154,15 @@ func (l *Lock) try(ctx context.Context, token string) (*Hold, error) {
 // ends first, and [ErrReentrant] at once when ctx already holds the lock.
 // Store errors while waiting are retried.
 func (l *Lock) Acquire(ctx context.Context) (*Hold, error) {
+	begin := l.c.tel.begin()
 	h, err := l.wait(ctx)
 	if err != nil {
 		var na *NotAcquiredError
 		if errors.As(err, &na) && ctx.Err() != nil {
-			return nil, ctx.Err()
+			err = ctx.Err()
 		}
 	}
+	l.c.tel.acquired(ctx, begin, err)
 	return h, err
 }
 
@@ -156,12 +170,14 @@ func (l *Lock) Acquire(ctx context.Context) (*Hold, error) {
 // a [*NotAcquiredError] (matching [ErrNotAcquired]) with the last holder seen
 // and the last store error; when ctx ends first, ctx's error.
 func (l *Lock) AcquireWithin(ctx context.Context, d time.Duration) (*Hold, error) {
+	begin := l.c.tel.begin()
 	wctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	h, err := l.wait(wctx)
+	cancel()
 	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
+		err = ctx.Err()
 	}
+	l.c.tel.acquired(ctx, begin, err)
 	return h, err
 }
 
@@ -235,7 +251,7 @@ func (l *Lock) Record(ctx context.Context) (Record, error) {
 // Close refuses new acquisitions and releases every hold still held. Module
 // calls it when the app stops.
 func (l *Lock) Close(ctx context.Context) error {
-	return closeHolds(ctx, &l.live)
+	return errors.Join(closeHolds(ctx, &l.live), l.c.tel.stop())
 }
 
 func closeHolds(ctx context.Context, live *liveSet) error {

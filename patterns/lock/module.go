@@ -38,7 +38,7 @@ type backendSetParams struct {
 
 // backendSet is what Module provides to the instance helpers: the offered
 // Backends with the app's shared memory fallback, and the app's logger,
-// registry and tracer.
+// registry, tracer and meter.
 type backendSet struct {
 	*fxbackend.Set[Backend]
 	app fxinstance.App
@@ -57,17 +57,17 @@ func newBackendSet(p backendSetParams) (*backendSet, error) {
 	return &backendSet{Set: set, app: p.App}, nil
 }
 
-// appOptions give an instance the app's values; the lock patterns have no
-// metrics.
-var appOptions = fxinstance.Options[Option]{Logger: WithLogger, Registry: WithRegistry, TracerProvider: WithTracerProvider}
+// appOptions give an instance the app's values.
+var appOptions = fxinstance.Options[Option]{Logger: WithLogger, Registry: WithRegistry,
+	TracerProvider: WithTracerProvider, MeterProvider: WithMeterProvider}
 
 // pick returns the Backend of the instance's [WithBackendName].
 func (s *backendSet) pick(k kind, opts []Option) (Backend, error) {
 	return s.Pick(instance.Collect(&options{kind: k}, opts).backendName)
 }
 
-// with puts the app's logger, registry and tracer before the caller's
-// options, which win.
+// with puts the app's logger, registry, tracer and meter before the
+// caller's options, which win.
 func (s *backendSet) with(opts []Option) []Option { return appOptions.Prepend(s.app, opts) }
 
 // Named provides a *[Lock] named name, tagged [Tag](name), tuned by

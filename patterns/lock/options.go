@@ -6,6 +6,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/patterns/internal/instance"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
@@ -44,6 +45,7 @@ type options struct {
 
 	logger      *zap.Logger
 	tracer      trace.TracerProvider
+	meter       metric.MeterProvider
 	registry    *grelconfig.Registry
 	backendName string
 	callbacks   Callbacks
@@ -192,6 +194,17 @@ func WithLogger(l *zap.Logger) Option {
 // WithTracerProvider makes every backend operation a span (default: none).
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracer = tp }
+}
+
+// WithMeterProvider emits the pattern's metrics (default: none). A Lock:
+// grel.lock.acquisitions and grel.lock.acquire_wait by outcome,
+// grel.lock.holds_lost and the gauge grel.lock.held; a TaskLock:
+// grel.tasklock.runs by outcome; a LeaderElection: the gauge
+// grel.leaderelection.is_leader and grel.leaderelection.transitions by
+// state; each: grel.<pattern>.renew_failures by reason. All carry grel.name
+// and grel.backend. With the no-op provider nothing is created.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) { o.meter = mp }
 }
 
 // WithRegistry sets where the config is read from and recorded (default: the

@@ -124,14 +124,21 @@ func (*TaskLock) observe(Record) {}
 // run again on a replica that starts a moment later.
 func (t *TaskLock) Run(ctx context.Context, fn func(ctx context.Context) error) error {
 	if err := ctx.Err(); err != nil {
+		t.c.tel.ran(ctx, runError)
 		return err
 	}
 	if t.c.reentrant(ctx) {
+		t.c.tel.ran(ctx, runError)
 		return ErrReentrant
 	}
 	start := time.Now()
 	h, _, err := t.c.attempt(ctx, t.c.newToken(), t, nil, &t.live)
 	if err != nil {
+		if errors.Is(err, ErrNotAcquired) {
+			t.c.tel.ran(ctx, runSkipped)
+		} else {
+			t.c.tel.ran(ctx, runError)
+		}
 		return err
 	}
 	if t.cfg.Load().Refresh {
@@ -145,7 +152,13 @@ func (t *TaskLock) Run(ctx context.Context, fn func(ctx context.Context) error) 
 	after := context.WithoutCancel(ctx)
 	if lost := h.Err(); lost != nil {
 		_ = h.Release(after)
+		t.c.tel.ran(ctx, runLost)
 		return errors.Join(lost, ferr)
+	}
+	if ferr != nil {
+		t.c.tel.ran(ctx, runFailed)
+	} else {
+		t.c.tel.ran(ctx, runRan)
 	}
 	left := time.Until(start.Add(t.cfg.Load().MinHold))
 	if left <= 0 {
