@@ -148,16 +148,27 @@ func TestLockTerminatedConnectionAndServerDown(t *testing.T) {
 	}
 }
 
-// Every operation is one statement.
-func TestLockOneStatement(t *testing.T) {
+// Every operation is one round trip to the server on a warm connection,
+// counted on the wire (a write followed by the server's answer), not in
+// statements, so that a prepare or a ping shows. The first use of a
+// statement on a connection costs one more round trip: pgx's default exec
+// mode (cache_statement) prepares it and keeps the plan for that
+// connection. A connection idle for more than a second costs a ping first
+// (pgxpool's default ShouldPing).
+func TestLockOneRoundTrip(t *testing.T) {
 	env := testenv.Postgres(t)
 	tr := &statementCounter{}
-	pool := testPool(t, env.URL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tr })
+	rt := &roundTrips{}
+	pool := testPool(t, env.URL, func(c *pgxpool.Config) {
+		c.MaxConns = 1 // one connection: "cold" is its first use of each statement
+		c.ConnConfig.Tracer = tr
+		c.ConnConfig.DialFunc = rt.dial
+	})
 	lockMigrate(t, pool, env.Schema)
 	b := grelpostgres.NewLockBackend(pool, env.Schema)
 	ctx := context.Background()
-	req := grellock.Request{Name: "rt", Token: "tok", Holder: "w", Lease: time.Second}
-	other := grellock.Request{Name: "rt", Token: "tok2", Holder: "w2", Lease: time.Second}
+	req := grellock.Request{Name: "rt", Token: "tok", Holder: "w", Lease: time.Minute}
+	other := grellock.Request{Name: "rt", Token: "tok2", Holder: "w2", Lease: time.Minute}
 	ops := []struct {
 		name string
 		do   func() error
@@ -174,14 +185,40 @@ func TestLockOneStatement(t *testing.T) {
 		{"get", func() error { _, err := b.Get(ctx, "rt"); return err }},
 		{"release", func() error { return b.Release(ctx, "rt", "tok") }},
 	}
-	for _, op := range ops {
-		before := tr.queries.Load()
-		if err := op.do(); err != nil {
-			t.Fatalf("%s: %v", op.name, err)
+	for _, pass := range []string{"cold", "warm"} {
+		for _, op := range ops {
+			r0, p0, q0 := rt.count(), tr.prepares.Load(), tr.queries.Load()
+			if err := op.do(); err != nil {
+				t.Fatalf("%s %s: %v", pass, op.name, err)
+			}
+			trips, prepares, statements := rt.count()-r0, tr.prepares.Load()-p0, tr.queries.Load()-q0
+			if statements != 1 {
+				t.Errorf("%s %s: %d statements, want 1", pass, op.name, statements)
+			}
+			switch pass {
+			case "cold":
+				if prepares > 1 || trips != 1+prepares {
+					t.Errorf("cold %s: %d round trips with %d prepares, want 1 + at most one prepare", op.name, trips, prepares)
+				}
+			case "warm":
+				if trips != 1 || prepares != 0 {
+					t.Errorf("warm %s: %d round trips, %d prepares; want 1 and 0", op.name, trips, prepares)
+				}
+			}
 		}
-		if n := tr.queries.Load() - before; n != 1 {
-			t.Errorf("%s: %d statements, want 1", op.name, n)
-		}
+	}
+	if rt.count() == 0 {
+		t.Fatal("the round-trip counter saw nothing: the pool did not dial through it")
+	}
+	// Idle for more than a second: pgxpool pings the connection before
+	// handing it out.
+	time.Sleep(1100 * time.Millisecond)
+	r0 := rt.count()
+	if _, err := b.Get(ctx, "rt"); err != nil {
+		t.Fatal(err)
+	}
+	if trips := rt.count() - r0; trips != 2 {
+		t.Errorf("get after 1.1s idle: %d round trips, want 2 (pgxpool's ping, then the statement)", trips)
 	}
 }
 
