@@ -23,6 +23,9 @@
 //   - [SQLitePath]: a database file under t.TempDir().
 //   - [StartRedis], [StartPostgres]: a private server process for tests that
 //     stop and restart the server under a client; stopped at cleanup.
+//   - [StartPgBouncer]: a private PgBouncer in transaction pooling mode in
+//     front of a PostgreSQL server (Debian's pgbouncer, installed by
+//     scripts/testenv); stopped at cleanup.
 //
 // # Absent servers
 //

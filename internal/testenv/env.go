@@ -21,6 +21,7 @@ const (
 	kubeconfigVar  = "GREL_TEST_KUBECONFIG"
 	redisServerVar = "GREL_TEST_REDIS_SERVER" // path of redis-server, for StartRedis
 	pgBinVar       = "GREL_TEST_PG_BIN"       // folder of initdb and postgres, for StartPostgres
+	pgbouncerVar   = "GREL_TEST_PGBOUNCER"    // path of pgbouncer, for StartPgBouncer
 	// stateDirVar names the testenv state folder whose env file is read when
 	// a variable is not in the process environment (default <repo>/.testenv).
 	stateDirVar = "GREL_TESTENV_DIR"

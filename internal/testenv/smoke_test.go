@@ -335,3 +335,47 @@ func TestStartPostgresRestart(t *testing.T) {
 	}
 	_ = conn3.Close(ctx)
 }
+
+// The bouncer pools by transaction: with one of its two server
+// connections held by a transaction, two other clients take turns on the
+// second one (with session pooling the third would wait for a client to
+// disconnect).
+func TestStartPgBouncer(t *testing.T) {
+	env := testenv.Postgres(t)
+	b := testenv.StartPgBouncer(t, env.BaseURL)
+	ctx := ctxT(t)
+	cfg, err := pgx.ParseConfig(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	conns := make([]*pgx.Conn, 3)
+	for i := range conns {
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = c.Close(context.Background()) }()
+		conns[i] = c
+	}
+	tx, err := conns[0].Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	pids := make([]int, 3)
+	if err := tx.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pids[0]); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 3; i++ {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := conns[i].QueryRow(qctx, "SELECT pg_backend_pid()").Scan(&pids[i])
+		cancel()
+		if err != nil {
+			t.Fatalf("client %d: %v (not transaction pooling?)", i, err)
+		}
+	}
+	if b.PoolSize != 2 || pids[1] == pids[0] || pids[2] != pids[1] {
+		t.Fatalf("backend pids %v with pool size %d: want the held one and one shared by the two other clients", pids, b.PoolSize)
+	}
+}

@@ -47,10 +47,11 @@ type LockDB interface {
 }
 
 // LockBackend is the grellock.Backend on PostgreSQL: a lease table, one
-// statement per operation, the database clock for expiry. It holds no
-// session state (no advisory lock), so it works on a pool and behind
-// PgBouncer's transaction pooling, and a dropped connection loses nothing:
-// the next statement runs on another connection.
+// statement (one round trip on a warm connection) per operation, the
+// database clock for expiry. It holds no session state (no advisory lock),
+// so it works on a pool and behind PgBouncer's transaction pooling (with
+// the exec mode the package doc's PgBouncer section names), and a dropped
+// connection loses nothing: the next statement runs on another connection.
 type LockBackend struct {
 	db                                        LockDB
 	acquireSQL, extendSQL, releaseSQL, getSQL string

@@ -53,7 +53,7 @@ type Beginner interface {
 // Migrate applies the migrations that schema has not recorded yet, in one
 // transaction: it takes a transaction-scoped advisory lock (so replicas that
 // start together apply each migration once, and it works behind PgBouncer's
-// transaction pooling), creates the schema if it is missing and the
+// transaction pooling, with the exec mode the package doc names), creates the schema if it is missing and the
 // grel_migrations table, runs each pending migration in name order and
 // records it. On any error the transaction rolls back and nothing of the
 // call is applied. Migrating with no migrations does nothing.

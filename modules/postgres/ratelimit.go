@@ -56,8 +56,10 @@ type RateLimitDB interface {
 // after the row lock, so a decision that waited for the lock sees the time
 // it runs at), applies the algorithm and stores the new state: concurrent
 // decisions on one key serialize on its row. The SQL is the reference
-// semantics (grelratelimit.Policy.Decide) at microsecond resolution. It
-// holds no session state, so it works on a pool and behind PgBouncer.
+// semantics (grelratelimit.Policy.Decide) at microsecond resolution, one
+// round trip on a warm connection. It holds no session state, so it works
+// on a pool and behind PgBouncer's transaction pooling (with the exec mode
+// the package doc's PgBouncer section names).
 //
 // Rows of idle keys are removed by [RateLimitBackend.Sweep], which
 // [RateLimitBackends] runs every [RateLimitSweepInterval].
