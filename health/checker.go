@@ -31,6 +31,7 @@ type Checker struct {
 	cfg       Config
 	log       *zap.Logger
 	listeners []func(StatusChange)
+	tel       *telemetry // nil when the meter provider is the no-op one
 
 	regMu sync.Mutex // serializes Register; never taken by a request
 	set   atomic.Pointer[checkSet]
@@ -81,7 +82,7 @@ func New(opts ...Option) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newChecker(cfg, o), nil
+	return newChecker(cfg, o)
 }
 
 // NewFromConfig returns a Checker with cfg as-is (config options given here
@@ -94,7 +95,7 @@ func NewFromConfig(cfg Config, opts ...Option) (*Checker, error) {
 	if err := spec.Validate(cfg); err != nil {
 		return nil, err
 	}
-	return newChecker(cfg, o), nil
+	return newChecker(cfg, o)
 }
 
 func collect(opts []Option) *options {
@@ -107,7 +108,7 @@ func collect(opts []Option) *options {
 	return o
 }
 
-func newChecker(cfg Config, o *options) *Checker {
+func newChecker(cfg Config, o *options) (*Checker, error) {
 	log := o.logger
 	if log == nil {
 		log = zap.NewNop()
@@ -122,7 +123,13 @@ func newChecker(cfg Config, o *options) *Checker {
 		runs:      map[*run]*entry{},
 	}
 	c.set.Store(&checkSet{byName: map[string]*entry{}})
-	return c
+	tel, err := newTelemetry(o.meter, c)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	c.tel = tel
+	return c, nil
 }
 
 // Config returns the checker's resolved defaults.
@@ -155,6 +162,7 @@ func (c *Checker) register(check Check, liveness bool) error {
 		ttl:      cmp.Or(check.TTL, c.cfg.TTL),
 		log:      c.log.With(zap.String(grellog.FieldName, check.Name)),
 	}
+	e.opts = c.tel.optsFor(e)
 	c.regMu.Lock()
 	defer c.regMu.Unlock()
 	old := c.set.Load()
@@ -546,6 +554,7 @@ func (c *Checker) Stop(ctx context.Context) error {
 	loopStop, loopDone := c.loopStop, c.loopDone
 	runs := maps.Clone(c.runs)
 	c.lifeMu.Unlock()
+	c.tel.stop()
 
 	c.cancel(ErrStopped)
 	if loopStop != nil {
@@ -602,6 +611,7 @@ type entry struct {
 	timeout  time.Duration
 	ttl      time.Duration
 	log      *zap.Logger
+	opts     *entryOpts // its metrics' attributes; nil without metrics
 
 	last atomic.Pointer[outcome] // the latest result, read without a lock
 
@@ -822,6 +832,7 @@ func (e *entry) publish(o *outcome, r *run, abandoned bool) *outcome {
 	e.mu.Unlock()
 	if r != nil {
 		close(r.done)
+		e.ran(o)
 	}
 	e.report(prev, o)
 	return o

@@ -42,6 +42,17 @@
 //     hooks after it, shortening the delay (with a warning, not an error)
 //     when the stop timeout is too short to hold it.
 //
+// # Metrics
+//
+// With [WithMeterProvider] ([Module] passes the app's), all with the check's
+// name as grel.name: grel.health.status (gauge, 1 passing and 0 failing,
+// with critical and liveness; read at collection, no point before a check's
+// first result), grel.health.runs (counter, {run}) and
+// grel.health.check_duration (histogram, s), both by outcome: pass, fail,
+// timeout or panic. Runs are measured as they end; a request served from
+// cached results measures nothing, so the probe path stays allocation-free.
+// With the no-op provider, the default, nothing is created.
+//
 // # Non-guarantees
 //
 //   - A check that ignores its context cannot be stopped: Go cannot kill a

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 )
@@ -23,8 +24,8 @@ const (
 	DrainGroup = "grel.health.drain"
 )
 
-// Module provides a *Checker, built from the *grelconfig.Registry and
-// *zap.Logger when Fx has them, with every Check of the group ChecksGroup
+// Module provides a *Checker, built from the *grelconfig.Registry,
+// *zap.Logger and metric.MeterProvider when Fx has them, with every Check of the group ChecksGroup
 // registered at construction (a duplicate name fails fx.New), and a *Handler
 // that uses the Authorizer when Fx has one. Its hooks:
 //
@@ -50,6 +51,7 @@ type checkerParams struct {
 	Lifecycle fx.Lifecycle
 	Registry  *grelconfig.Registry `optional:"true"`
 	Logger    *zap.Logger          `optional:"true"`
+	Meter     metric.MeterProvider `optional:"true"`
 	Checks    []Check              `group:"grel.health.checks"`
 	Options   []Option             `group:"grel.health.options"`
 }
@@ -61,6 +63,9 @@ func newFxChecker(p checkerParams) (*Checker, error) {
 	}
 	if p.Logger != nil {
 		opts = append(opts, WithLogger(p.Logger))
+	}
+	if p.Meter != nil {
+		opts = append(opts, WithMeterProvider(p.Meter))
 	}
 	c, err := New(opts...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 )
 
@@ -15,6 +16,7 @@ type options struct {
 	overrides []func(*Config) // the same settings, for NewFromConfig
 	registry  *grelconfig.Registry
 	logger    *zap.Logger
+	meter     metric.MeterProvider
 	listeners []func(StatusChange)
 }
 
@@ -57,6 +59,16 @@ func WithRegistry(r *grelconfig.Registry) Option {
 // info, a passing run at debug. The default is zap.NewNop().
 func WithLogger(l *zap.Logger) Option {
 	return func(o *options) { o.logger = l }
+}
+
+// WithMeterProvider emits the checker's metrics: the gauge
+// grel.health.status (1 passing, 0 failing, per check, read at collection),
+// the counter grel.health.runs and the histogram grel.health.check_duration
+// by outcome (pass, fail, timeout, panic), all with the check's name as
+// grel.name. A request served from cached results measures nothing. The
+// default, and the no-op provider, emit nothing.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) { o.meter = mp }
 }
 
 // WithStatusListener adds a function called each time a check's status
