@@ -25,9 +25,10 @@ const (
 )
 
 // Module provides a *Checker, built from the *grelconfig.Registry,
-// *zap.Logger and metric.MeterProvider when Fx has them, with every Check of the group ChecksGroup
-// registered at construction (a duplicate name fails fx.New), and a *Handler
-// that uses the Authorizer when Fx has one. Its hooks:
+// *zap.Logger and metric.MeterProvider when Fx has them, with every Check of
+// the group ChecksGroup registered at construction (a duplicate name fails
+// fx.New), and a *Handler that uses the Authorizer when Fx has one. Its
+// hooks:
 //
 //   - the Checker's own: Start (background runs when GREL_HEALTH_INTERVAL is
 //     set) and, on stop, Stop. It is appended when the Checker is built, so
