@@ -21,8 +21,11 @@
 //   - [Kube]: a fresh namespace; its leases, config maps and events are
 //     deleted and the namespace removed at cleanup.
 //   - [SQLitePath]: a database file under t.TempDir().
-//   - [StartRedis], [StartPostgres]: a private server process for tests that
-//     stop and restart the server under a client; stopped at cleanup.
+//   - [StartRedis], [StartPostgres], [StartKube]: a private server process
+//     for tests that stop and restart the server under a client (for
+//     StartKube, a kube-apiserver with its own etcd: the binaries that
+//     scripts/testenv records as GREL_TEST_KUBE_APISERVER and
+//     GREL_TEST_ETCD); stopped at cleanup.
 //   - [StartPgBouncer]: a private PgBouncer in transaction pooling mode in
 //     front of a PostgreSQL server (Debian's pgbouncer, installed by
 //     scripts/testenv); stopped at cleanup.

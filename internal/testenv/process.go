@@ -31,6 +31,8 @@ type process struct {
 	logPath string
 	stopSig os.Signal
 	ready   func(ctx context.Context) error
+	// wait bounds start; 0 is readyTimeout.
+	wait time.Duration
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has been waited for
@@ -49,7 +51,8 @@ func (p *process) running() bool {
 }
 
 // start launches the process and waits until ready answers, failing the
-// test with the log's tail if it does not within readyTimeout.
+// test with the log's tail if it does not within wait (readyTimeout by
+// default).
 func (p *process) start() {
 	p.t.Helper()
 	if p.running() {
@@ -76,7 +79,11 @@ func (p *process) start() {
 	}()
 	p.cmd, p.done = cmd, done
 
-	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	wait := p.wait
+	if wait == 0 {
+		wait = readyTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for {
 		attempt, cancelAttempt := context.WithTimeout(ctx, time.Second)
@@ -90,7 +97,7 @@ func (p *process) start() {
 			p.t.Fatalf("grelmicro testenv: %s exited during start (%v)%s", p.name, cmd.ProcessState, p.logTail())
 		case <-ctx.Done():
 			p.kill()
-			p.t.Fatalf("grelmicro testenv: %s not ready after %v: %v%s", p.name, readyTimeout, err, p.logTail())
+			p.t.Fatalf("grelmicro testenv: %s not ready after %v: %v%s", p.name, wait, err, p.logTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	_ "modernc.org/sqlite"
 
 	"github.com/grelmicro/grelmicro-go/internal/testenv"
@@ -377,5 +378,34 @@ func TestStartPgBouncer(t *testing.T) {
 	}
 	if b.PoolSize != 2 || pids[1] == pids[0] || pids[2] != pids[1] {
 		t.Fatalf("backend pids %v with pool size %d: want the held one and one shared by the two other clients", pids, b.PoolSize)
+	}
+}
+
+// A private apiserver: stopped, it refuses connections; started again on
+// the same port, the objects written before are still there (etcd kept
+// them).
+func TestStartKubeRestart(t *testing.T) {
+	k := testenv.StartKube(t)
+	cs, err := kubernetes.NewForConfig(k.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	id := "holder"
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "kept"}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &id}}
+	if _, err := cs.CoordinationV1().Leases(k.Namespace).Create(ctx, lease, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	k.Stop()
+	if _, err := cs.CoordinationV1().Leases(k.Namespace).Get(ctx, "kept", metav1.GetOptions{}); err == nil {
+		t.Fatal("a request succeeded while the apiserver is stopped")
+	}
+	k.Start()
+	got, err := cs.CoordinationV1().Leases(k.Namespace).Get(ctx, "kept", metav1.GetOptions{})
+	if err != nil || got.Spec.HolderIdentity == nil || *got.Spec.HolderIdentity != id {
+		t.Fatalf("the Lease after a restart: %+v, %v", got, err)
+	}
+	if cfg, err := clientcmd.BuildConfigFromFlags("", k.Kubeconfig); err != nil || cfg.Host != "https://"+k.Addr {
+		t.Fatalf("kubeconfig: %+v, %v", cfg, err)
 	}
 }

@@ -349,6 +349,29 @@ func TestStartFailsWithinDeadline(t *testing.T) {
 	})
 }
 
+// A kube-apiserver restarted under a running provider (a private one, with
+// its own etcd): the readiness check fails while it is down, recovers by
+// itself once it is back, and the same clientset works again, with the
+// objects written before still there.
+func TestServerRestart(t *testing.T) {
+	srv := testenv.StartKube(t)
+	p, err := New("", WithRegistry(registry(map[string]string{"KUBECONFIG": srv.Kubeconfig, "POD_NAME": "pod-a"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.Start(t, p)
+	if p.Namespace() != srv.Namespace || p.Source() != SourceEnv {
+		t.Fatalf("namespace %q source %q", p.Namespace(), p.Source())
+	}
+	createLease(t, p, "before-restart")
+	providertest.RequireRecovers(t, p, srv, ErrUnavailable, 3*time.Second, time.Minute)
+	createLease(t, p, "after-restart")
+	got, err := p.Client().CoordinationV1().Leases(p.Namespace()).Get(context.Background(), "before-restart", metav1.GetOptions{})
+	if err != nil || got.Spec.HolderIdentity == nil || *got.Spec.HolderIdentity != "pod-a" {
+		t.Fatalf("the Lease written before the restart: %+v, %v", got, err)
+	}
+}
+
 func TestStartRefusesBadCredentials(t *testing.T) {
 	env := testenv.Kube(t)
 	rc := rest.CopyConfig(env.Config)
