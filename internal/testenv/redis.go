@@ -114,7 +114,8 @@ func redisDeletePrefix(opts *redis.Options, prefix string) error {
 }
 
 // RedisProcess is a private redis-server owned by one test, on its own
-// loopback port, with no persistence. Stop, Start and Restart keep the port.
+// loopback port, with no persistence unless the test asks for it. Stop,
+// Start and Restart keep the port and the data folder.
 type RedisProcess struct {
 	// URL is redis://127.0.0.1:<port>/0.
 	URL string
@@ -125,9 +126,13 @@ type RedisProcess struct {
 }
 
 // StartRedis starts a private redis-server for the test (for tests that stop
-// or restart the server under a client) and stops it at cleanup. It skips
-// the test (fails it under CI) when redis-server is not installed.
-func StartRedis(t testing.TB) *RedisProcess {
+// or restart the server under a client) and stops it at cleanup. config is
+// more redis-server options, appended to the command line after the
+// defaults (no RDB save, no AOF), so they win: "--appendonly", "yes",
+// "--appendfsync", "always" keeps every acknowledged write across Stop and
+// Start. It skips the test (fails it under CI) when redis-server is not
+// installed.
+func StartRedis(t testing.TB, config ...string) *RedisProcess {
 	t.Helper()
 	bin, err := findBinary(redisServerVar, "redis-server", "/usr/bin/redis-server")
 	if err != nil {
@@ -141,8 +146,8 @@ func StartRedis(t testing.TB) *RedisProcess {
 		t:    t,
 		name: "redis-server",
 		args: func() []string {
-			return []string{bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
-				"--dir", dir, "--daemonize", "no", "--logfile", ""}
+			return append([]string{bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+				"--dir", dir, "--daemonize", "no", "--logfile", ""}, config...)
 		},
 		dir:     dir,
 		logPath: dir + "/redis.log",
@@ -154,11 +159,12 @@ func StartRedis(t testing.TB) *RedisProcess {
 	return r
 }
 
-// Stop kills the server (a crash: nothing is saved) and waits for it.
+// Stop kills the server (a crash: nothing is saved, only what the AOF, if
+// the test turned it on, already holds) and waits for it.
 func (r *RedisProcess) Stop() { r.p.t.Helper(); r.p.stop() }
 
 // Start starts the server again on the same port and waits until it answers
-// PING. Its data is gone.
+// PING. Its data is gone, unless the AOF kept it.
 func (r *RedisProcess) Start() { r.p.t.Helper(); r.p.start() }
 
 // Restart is Stop then Start.

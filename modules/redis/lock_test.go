@@ -3,6 +3,7 @@ package grelredis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,9 @@ func TestLeaderFailoverProcesses(t *testing.T) {
 
 // A Redis restart (a crash: no persistence) while a lock is held: the loss is
 // signalled within the lease, nothing hangs, and the lock works again (its
-// scripts reloaded after NOSCRIPT).
+// scripts reloaded after NOSCRIPT). As docs/coordination.md says of a
+// server without persistence, the record is gone: the fence starts again
+// at 1 and the transitions at 0.
 func TestLockRedisRestart(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	client := testClient(t, srv.URL)
@@ -67,9 +70,22 @@ func TestLockRedisRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	defer l.Close(ctx)
+	// Two holds before the one the restart takes: fence 3.
+	for range 2 {
+		h, err := l.TryAcquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h, err := l.TryAcquire(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if h.Fence() != 3 {
+		t.Fatalf("fence before the restart %d, want 3", h.Fence())
 	}
 	srv.Restart()
 	select {
@@ -90,6 +106,12 @@ func TestLockRedisRestart(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("release and re-acquire after the restart took %v", d)
+	}
+	if h2.Fence() != 1 {
+		t.Errorf("fence after a restart without persistence %d, want 1 (the counter is lost, as documented)", h2.Fence())
+	}
+	if rec, err := b.Get(ctx, "restart"); err != nil || rec.Fence != 1 || rec.Transitions != 0 {
+		t.Errorf("record after the restart: %+v, %v; want fence 1, transitions 0", rec, err)
 	}
 	if err := h2.Release(ctx); err != nil {
 		t.Error(err)
@@ -120,6 +142,45 @@ func TestLockRedisRestart(t *testing.T) {
 	}
 	if err := h4.Release(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// With the persistence docs/coordination.md names (AOF, appendfsync
+// always), a crash of the server keeps the lock records: fences go on
+// increasing across the restart instead of starting again at 1.
+func TestLockRedisRestartWithAOF(t *testing.T) {
+	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	client := testClient(t, srv.URL)
+	b := grelredis.NewLockBackend(client)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var last grellock.Record
+	for i := range 3 {
+		rec, err := b.Acquire(ctx, grellock.Request{Name: "aof", Token: fmt.Sprint("t", i), Holder: fmt.Sprint("w", i), Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Release(ctx, "aof", rec.Token); err != nil {
+			t.Fatal(err)
+		}
+		last = rec
+	}
+	srv.Restart() // SIGKILL: a crash, not a clean shutdown
+	var rec grellock.Record
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rec, err = b.Acquire(ctx, grellock.Request{Name: "aof", Token: "after", Holder: "w-after", Lease: time.Minute})
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the client's first commands meet the closed connections
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Fence != 3 || rec.Fence != 4 || rec.Transitions != 3 {
+		t.Errorf("fence %d before the crash, %d after (transitions %d); want 3, 4 and 3: the AOF keeps the record", last.Fence, rec.Fence, rec.Transitions)
 	}
 }
 
