@@ -18,8 +18,12 @@
 // [New] parses and builds the client without connecting. [Provider.Start]
 // sends PING within its ctx and fails with a [*ConnectError] naming the
 // address (password redacted) when the server is down or silent.
-// [Provider.Stop] closes the client, unless it came from [Wrap]: a client the
-// app owns is never closed by the provider. With Fx ([Module], [Named],
+// [Provider.Ready] answers [ErrNotStarted] until Start succeeded and
+// [ErrStopped] after Stop. [Provider.Stop] closes the client, unless it came
+// from [Wrap]: a client the app owns is never closed by the provider; a
+// PING still in flight when Stop's ctx ends makes Stop return an error that
+// says so. Instance names follow one rule for every provider (letters,
+// digits, '.', '_', '-'): another name fails [New] and [Named]. With Fx ([Module], [Named],
 // [FromClient]) Start and Stop are lifecycle hooks, so a pattern that uses
 // the client stops before the client closes.
 //

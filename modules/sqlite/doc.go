@@ -26,8 +26,11 @@
 // [New] opens the database without touching the file. [Provider.Start]
 // creates the folder if missing, runs SELECT 1, and applies the migrations
 // of [MigrationsGroup] (contributed with [Migrations]) in one BEGIN IMMEDIATE
-// transaction ([Migrate]). [Provider.Stop] closes it unless it came from
-// [Wrap].
+// transaction ([Migrate]). [Provider.Ready] answers [ErrNotStarted] until
+// Start succeeded and [ErrStopped] after Stop. [Provider.Stop] closes it
+// unless it came from [Wrap]. Instance names follow one rule for every
+// provider (letters, digits, '.', '_', '-'): another name fails [New] and
+// [Named].
 //
 // # Non-guarantees
 //
