@@ -51,8 +51,9 @@
 // (counter, {call}; grel.name, outcome: success, exhausted with a reason
 // max_attempts, max_elapsed, deadline or context, or aborted for an error
 // not retried) and grel.retry.retries (counter, {retry}; grel.name: the
-// attempts after the first). With the no-op provider, the default, nothing
-// is created and a call pays one nil check.
+// attempts after the first). Both are counted in the retrier and observed at
+// collection: a call pays one atomic add (one nil check with the no-op
+// provider, the default, which creates nothing).
 //
 // # Non-guarantees
 //

@@ -158,3 +158,15 @@ func TestModuleMetrics(t *testing.T) {
 		t.Fatalf("attributes %v", sum.DataPoints[0].Attributes)
 	}
 }
+
+// BenchmarkDoValueFirstSuccessMetered is BenchmarkDoValueFirstSuccess with
+// a real meter provider: the price of the grel.retry.calls counter.
+func BenchmarkDoValueFirstSuccessMetered(b *testing.B) {
+	r, _ := grelretry.New("bench", noEnv(), grelretry.WithMeterProvider(metrictest.New(b).Provider))
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = grelretry.DoValue(ctx, r, fn)
+	}
+}

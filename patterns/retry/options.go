@@ -92,8 +92,9 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 
 // WithMeterProvider emits the retrier's metrics: grel.retry.calls
 // (counter, by outcome: success, exhausted with its reason, aborted) and
-// grel.retry.retries (counter), both with grel.name. The default, and the
-// no-op provider, emit nothing and cost a call nothing.
+// grel.retry.retries (counter), both with grel.name, counted in the
+// retrier and observed at collection. The default, and the no-op provider,
+// emit nothing.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(o *options) { o.meter = mp }
 }

@@ -147,16 +147,16 @@ func (r *Retrier) Do(ctx context.Context, fn func(ctx context.Context) error) er
 	for {
 		err := fn(ctx)
 		if err == nil && !c.usesResult {
-			c.end(ctx, nil, outSuccess)
+			c.end(nil, outSuccess)
 			return nil
 		}
 		retry, out := c.classify(ctx, r.retryIf.Match(ctx, err), err)
 		if !retry {
-			c.end(ctx, out, settled(out))
+			c.end(out, settled(out))
 			return out
 		}
 		if out = c.wait(ctx, err); out != nil {
-			c.end(ctx, out, c.stop)
+			c.end(out, c.stop)
 			return out
 		}
 	}
@@ -172,16 +172,16 @@ func DoValue[T any](ctx context.Context, r *Retrier, fn func(ctx context.Context
 	for {
 		v, err := fn(ctx)
 		if err == nil && !c.usesResult {
-			c.end(ctx, nil, outSuccess)
+			c.end(nil, outSuccess)
 			return v, nil
 		}
 		retry, out := c.classify(ctx, grelmatch.MatchValue(ctx, r.retryIf, v, err), err)
 		if !retry {
-			c.end(ctx, out, settled(out))
+			c.end(out, settled(out))
 			return v, out
 		}
 		if out = c.wait(ctx, err); out != nil {
-			c.end(ctx, out, c.stop)
+			c.end(out, c.stop)
 			return v, out
 		}
 	}
@@ -224,12 +224,12 @@ func (c *call) start(ctx context.Context, r *Retrier) {
 	}
 }
 
-func (c *call) end(ctx context.Context, err error, o outcome) {
+func (c *call) end(err error, o outcome) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
 	if t := c.r.tel; t != nil {
-		t.call(ctx, o)
+		t.call(o)
 	}
 	if c.span == nil {
 		return
@@ -310,7 +310,7 @@ func (c *call) wait(ctx context.Context, err error) error {
 		c.event(err, d)
 	}
 	if d <= 0 {
-		c.next(ctx)
+		c.next()
 		return nil
 	}
 	if c.timer == nil {
@@ -320,7 +320,7 @@ func (c *call) wait(ctx context.Context, err error) error {
 	}
 	select {
 	case <-c.timer.C:
-		c.next(ctx)
+		c.next()
 		return nil
 	case <-ctx.Done():
 		return c.giveUp(StopContext, err, ctx.Err())
@@ -328,10 +328,10 @@ func (c *call) wait(ctx context.Context, err error) error {
 }
 
 // next counts the attempt about to be made.
-func (c *call) next(ctx context.Context) {
+func (c *call) next() {
 	c.attempt++
 	if t := c.r.tel; t != nil {
-		t.retry(ctx)
+		t.retry()
 	}
 }
 

@@ -1,7 +1,7 @@
 package grelretry
 
 import (
-	"context"
+	"sync/atomic"
 
 	"github.com/grelmicro/grelmicro-go/patterns/internal/metrics"
 	"go.opentelemetry.io/otel/attribute"
@@ -44,13 +44,13 @@ func exhausted(r StopReason) outcome {
 	return outContext
 }
 
-// telemetry holds a retrier's instruments and their attribute options,
-// built once. A retrier with the no-op meter provider has none (nil).
+// telemetry holds a retrier's counts, observed at collection: a call pays
+// one atomic add for metrics. A retrier with the no-op meter provider has
+// none (nil).
 type telemetry struct {
-	calls   metric.Int64Counter
-	retries metric.Int64Counter
-	byOut   [outcomes][]metric.AddOption
-	plain   []metric.AddOption
+	calls   [outcomes]atomic.Int64
+	retries atomic.Int64
+	cb      *metrics.Callback
 }
 
 func newTelemetry(mp metric.MeterProvider, name string) (*telemetry, error) {
@@ -58,26 +58,42 @@ func newTelemetry(mp metric.MeterProvider, name string) (*telemetry, error) {
 	if m == nil {
 		return nil, nil
 	}
-	calls, err := m.Int64Counter(MetricCalls, metric.WithUnit("{call}"),
+	calls, err := m.Int64ObservableCounter(MetricCalls, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls of the retrier, by outcome: success, exhausted (with the reason it gave up) or aborted (an error not retried)"))
 	if err != nil {
 		return nil, err
 	}
-	retries, err := m.Int64Counter(MetricRetries, metric.WithUnit("{retry}"),
+	retries, err := m.Int64ObservableCounter(MetricRetries, metric.WithUnit("{retry}"),
 		metric.WithDescription("Attempts after the first, counted as they start"))
 	if err != nil {
 		return nil, err
 	}
 	base := []attribute.KeyValue{attribute.String("grel.name", name)}
-	t := &telemetry{calls: calls, retries: retries, plain: metrics.Attrs(base).Add}
-	t.byOut[outSuccess] = metrics.Attrs(base, attribute.String("outcome", "success")).Add
-	t.byOut[outAborted] = metrics.Attrs(base, attribute.String("outcome", "aborted")).Add
+	var byOut [outcomes][]metric.ObserveOption
+	byOut[outSuccess] = metrics.Attrs(base, attribute.String("outcome", "success")).Observe
+	byOut[outAborted] = metrics.Attrs(base, attribute.String("outcome", "aborted")).Observe
 	for o, reason := range map[outcome]string{outMaxAttempts: "max_attempts", outMaxElapsed: "max_elapsed", outDeadline: "deadline", outContext: "context"} {
-		t.byOut[o] = metrics.Attrs(base, attribute.String("outcome", "exhausted"), attribute.String("reason", reason)).Add
+		byOut[o] = metrics.Attrs(base, attribute.String("outcome", "exhausted"), attribute.String("reason", reason)).Observe
+	}
+	plain := metrics.Attrs(base).Observe
+	t := &telemetry{}
+	// Like a synchronous counter, a series shows from its first count on.
+	t.cb, err = metrics.Observe(m, t, func(t *telemetry, o metric.Observer) {
+		for i := range t.calls {
+			if n := t.calls[i].Load(); n > 0 {
+				o.ObserveInt64(calls, n, byOut[i]...)
+			}
+		}
+		if n := t.retries.Load(); n > 0 {
+			o.ObserveInt64(retries, n, plain...)
+		}
+	}, calls, retries)
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
-func (t *telemetry) call(ctx context.Context, o outcome) { t.calls.Add(ctx, 1, t.byOut[o]...) }
+func (t *telemetry) call(o outcome) { t.calls[o].Add(1) }
 
-func (t *telemetry) retry(ctx context.Context) { t.retries.Add(ctx, 1, t.plain...) }
+func (t *telemetry) retry() { t.retries.Add(1) }
