@@ -1,8 +1,9 @@
 // Command benchratio reads `go test -bench -benchmem` output and prints, for
 // each benchmark group, the ratio of every grelmicro-go implementation (a
-// sub-benchmark whose name starts with "grel") to every peer in the same
-// group: ours / theirs for ns/op and allocs/op, plus any extra metrics
-// (roundtrips/op) side by side.
+// last name element starting with "grel") to every peer in the same group
+// (everything before the last element, so BenchmarkX/redis/grel meets
+// BenchmarkX/redis/redsync only): ours / theirs for ns/op and allocs/op, plus
+// any extra metrics (roundtrips/op) side by side.
 //
 //	go test -run '^$' -bench . -benchmem ./... | go run ./cmd/benchratio
 package main
@@ -42,10 +43,15 @@ func parse(r io.Reader) []result {
 			cpu = m[1]
 			name = strings.TrimSuffix(name, m[0])
 		}
-		group, impl, ok := strings.Cut(strings.TrimPrefix(name, "Benchmark"), "/")
-		if !ok {
+		// The last path element is the implementation; what comes before it
+		// is the group (BenchmarkLockAcquireRelease/redis/redsync compares
+		// within LockAcquireRelease/redis only).
+		full := strings.TrimPrefix(name, "Benchmark")
+		i := strings.LastIndex(full, "/")
+		if i < 0 {
 			continue
 		}
+		group, impl := full[:i], full[i+1:]
 		res := result{group: group, impl: impl, cpu: cpu, metrics: map[string]float64{}}
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
@@ -60,10 +66,7 @@ func parse(r io.Reader) []result {
 	return out
 }
 
-func ours(impl string) bool {
-	first, _, _ := strings.Cut(impl, "/")
-	return strings.HasPrefix(first, "grel")
-}
+func ours(impl string) bool { return strings.HasPrefix(impl, "grel") }
 
 func main() {
 	results := parse(os.Stdin)
