@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -56,63 +57,107 @@ func (*LockBackend) Kind() string { return "redis" }
 
 func (b *LockBackend) key(name string) string { return b.prefix + name }
 
-// The scripts share one preamble: the server's time in microseconds and the
-// record, read once. Fields: tok (token), holder, last (the last holder,
-// kept after expiry and cleared by a release, for transitions), fence,
-// trans, lease (ms), acq, ren, exp (server microseconds), meta (JSON).
-// Every reply is {status, now, tok, holder, fence, trans, lease, acq, ren,
-// exp, meta}, or {status, now} when there is nothing to report.
-const luaPreamble = `
+// The lock record is one hash with the fields tok (token), holder, last
+// (the last holder, kept after expiry and cleared by a release, for
+// transitions), fence, trans, lease (ms), acq, ren, exp (server
+// microseconds) and meta (JSON). Each script reads the server's time
+// (TIME) and only the fields its decision needs; a full record, {status,
+// now, tok, holder, fence, trans, lease, acq, ren, exp, meta}, is sent back
+// only when the caller cannot know it (another holder's record, Get).
+const luaNow = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local r = redis.call('HMGET', KEYS[1], 'tok', 'holder', 'last', 'fence', 'trans', 'lease', 'acq', 'ren', 'exp', 'meta')
-local valid = r[1] and r[1] ~= '' and tonumber(r[9]) > now
 `
 
 // acquireScript: ARGV = token, holder, lease ms, metadata JSON, "1" when
-// metadata is given. Status 1: acquired or extended; 0: held by another.
-var acquireScript = redis.NewScript(luaPreamble + `
+// metadata is given. Replies: {1, now, fence, trans} for a new acquisition
+// (the rest of the record is the request's); {2, full record} when the
+// token already held it (an extension); {0, full record} when another
+// token holds it.
+var acquireScript = newLuaScript(luaNow + `
+local r = redis.call('HMGET', KEYS[1], 'tok', 'exp', 'fence', 'trans', 'last')
 local lease = tonumber(ARGV[3])
 local exp = now + lease * 1000
-if valid then
-  if r[1] ~= ARGV[1] then return {0, now, r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9], r[10]} end
-  local meta = r[10]
+if r[1] and r[1] ~= '' and (tonumber(r[2]) or 0) > now then
+  local o = redis.call('HMGET', KEYS[1], 'holder', 'lease', 'acq', 'ren', 'meta')
+  if r[1] ~= ARGV[1] then return {0, now, r[1], o[1], r[3], r[4], o[2], o[3], o[4], r[2], o[5]} end
+  local meta = o[5]
   if ARGV[5] == '1' then
     meta = ARGV[4]
     redis.call('HSET', KEYS[1], 'ren', now, 'exp', exp, 'lease', lease, 'meta', meta)
   else
     redis.call('HSET', KEYS[1], 'ren', now, 'exp', exp, 'lease', lease)
   end
-  return {1, now, r[1], r[2], r[4], r[5], lease, r[7], now, exp, meta}
+  return {2, now, r[1], o[1], r[3], r[4], lease, o[3], now, exp, meta}
 end
-local fence = (tonumber(r[4]) or 0) + 1
-local trans = tonumber(r[5]) or 0
-if fence > 1 and r[3] ~= ARGV[2] then trans = trans + 1 end
+local fence = (tonumber(r[3]) or 0) + 1
+local trans = tonumber(r[4]) or 0
+if fence > 1 and r[5] ~= ARGV[2] then trans = trans + 1 end
 redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'holder', ARGV[2], 'last', ARGV[2], 'fence', fence, 'trans', trans,
   'lease', lease, 'acq', now, 'ren', now, 'exp', exp, 'meta', ARGV[4])
-return {1, now, ARGV[1], ARGV[2], fence, trans, lease, now, now, exp, ARGV[4]}
+return {1, now, fence, trans}
 `)
 
-// extendScript: ARGV = token, lease ms. Status 0: not held by token.
-var extendScript = redis.NewScript(luaPreamble + `
-if not valid or r[1] ~= ARGV[1] then return {0, now} end
+// extendScript: ARGV = token, lease ms. Replies {1, now, fence, trans,
+// holder, acq, meta}, or {0} when the token does not hold a valid lease.
+var extendScript = newLuaScript(luaNow + `
+local r = redis.call('HMGET', KEYS[1], 'tok', 'exp', 'fence', 'trans', 'holder', 'acq', 'meta')
+if ARGV[1] == '' or r[1] ~= ARGV[1] or (tonumber(r[2]) or 0) <= now then return {0} end
 local lease = tonumber(ARGV[2])
-local exp = now + lease * 1000
-redis.call('HSET', KEYS[1], 'ren', now, 'exp', exp, 'lease', lease)
-return {1, now, r[1], r[2], r[4], r[5], lease, r[7], now, exp, r[10]}
+redis.call('HSET', KEYS[1], 'ren', now, 'exp', now + lease * 1000, 'lease', lease)
+return {1, now, r[3], r[4], r[5], r[6], r[7]}
 `)
 
-// releaseScript: ARGV = token. Clears the holder, keeps fence and trans.
-var releaseScript = redis.NewScript(luaPreamble + `
-if not valid or r[1] ~= ARGV[1] then return {0, now} end
-redis.call('HSET', KEYS[1], 'tok', '', 'holder', '', 'last', '', 'exp', now, 'meta', '')
-return {1, now}
+// releaseScript: ARGV = token. Clears the token, the holder and the last
+// holder; keeps fence and trans. The other fields mean nothing without a
+// token, and the next acquisition writes them all. Replies 1, or 0 when the
+// token does not hold a valid lease.
+var releaseScript = newLuaScript(luaNow + `
+local r = redis.call('HMGET', KEYS[1], 'tok', 'exp')
+if ARGV[1] == '' or r[1] ~= ARGV[1] or (tonumber(r[2]) or 0) <= now then return 0 end
+redis.call('HSET', KEYS[1], 'tok', '', 'holder', '', 'last', '')
+return 1
 `)
 
-// getScript reads the record at the server's time.
-var getScript = redis.NewScript(luaPreamble + `
+// getScript reads the whole record at the server's time.
+var getScript = newLuaScript(luaNow + `
+local r = redis.call('HMGET', KEYS[1], 'tok', 'holder', 'last', 'fence', 'trans', 'lease', 'acq', 'ren', 'exp', 'meta')
+local valid = r[1] and r[1] ~= '' and (tonumber(r[9]) or 0) > now
 return {valid and 1 or 0, now, r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9], r[10]}
 `)
+
+// luaScript is a script run by EVALSHA on one key, with its digest and its
+// source kept as command arguments, so that a call boxes neither.
+type luaScript struct {
+	src, sha any
+}
+
+func newLuaScript(src string) *luaScript {
+	return &luaScript{src: src, sha: redis.NewScript(src).Hash()}
+}
+
+// args returns the arguments of an EVALSHA of s on key followed by n script
+// arguments, which the caller appends.
+func (s *luaScript) args(key string, n int) []any {
+	return append(make([]any, 0, 4+n), "evalsha", s.sha, 1, key)
+}
+
+// run sends cmd, an EVALSHA built by newCmd from args; after NOSCRIPT (the
+// server lost its script cache) it sends the script once with EVAL, which
+// caches it again. Either way the caller reads the returned command.
+func runScript[C redis.Cmder](ctx context.Context, c redis.UniversalClient, s *luaScript,
+	newCmd func(context.Context, ...any) C, args []any) C {
+	cmd := newCmd(ctx, args...)
+	cmd.SetFirstKeyPos(3)
+	_ = c.Process(ctx, cmd)
+	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		args[0], args[1] = "eval", s.src
+		cmd = newCmd(ctx, args...)
+		cmd.SetFirstKeyPos(3)
+		_ = c.Process(ctx, cmd)
+	}
+	return cmd
+}
 
 func leaseMillis(d time.Duration) int64 {
 	ms := d.Milliseconds()
@@ -128,15 +173,34 @@ func (b *LockBackend) Acquire(ctx context.Context, req grellock.Request) (grello
 	if err != nil {
 		return grellock.Record{}, err
 	}
-	res, err := acquireScript.Run(ctx, b.client, []string{b.key(req.Name)}, req.Token, req.Holder, leaseMillis(req.Lease), meta, has).Slice()
+	ms := leaseMillis(req.Lease)
+	args := append(acquireScript.args(b.key(req.Name), 5), req.Token, req.Holder, ms, meta, has)
+	res, err := runScript(ctx, b.client, acquireScript, redis.NewCmd, args).Slice()
 	if err != nil {
 		return grellock.Record{}, fmt.Errorf("grelredis: lock acquire: %w", err)
+	}
+	if len(res) == 4 && toInt(res[0]) == 1 {
+		// A new acquisition: the record is the request's, at the server's
+		// time, with the fence and transitions the script minted.
+		now := toInt(res[1])
+		return grellock.Record{
+			Name:        req.Name,
+			Holder:      req.Holder,
+			Token:       req.Token,
+			Fence:       uint64(toInt(res[2])),
+			Transitions: toInt(res[3]),
+			Lease:       time.Duration(ms) * time.Millisecond,
+			AcquiredAt:  time.UnixMicro(now),
+			RenewedAt:   time.UnixMicro(now),
+			ExpiresAt:   time.UnixMicro(now + ms*1000),
+			Metadata:    maps.Clone(req.Metadata),
+		}, nil
 	}
 	rec, status, err := parseReply(req.Name, res)
 	if err != nil {
 		return grellock.Record{}, err
 	}
-	if status != 1 {
+	if status != 2 {
 		return rec, grellock.ErrNotAcquired
 	}
 	return rec, nil
@@ -144,27 +208,44 @@ func (b *LockBackend) Acquire(ctx context.Context, req grellock.Request) (grello
 
 // Extend implements grellock.Backend.
 func (b *LockBackend) Extend(ctx context.Context, req grellock.Request) (grellock.Record, error) {
-	res, err := extendScript.Run(ctx, b.client, []string{b.key(req.Name)}, req.Token, leaseMillis(req.Lease)).Slice()
+	ms := leaseMillis(req.Lease)
+	args := append(extendScript.args(b.key(req.Name), 2), req.Token, ms)
+	res, err := runScript(ctx, b.client, extendScript, redis.NewCmd, args).Slice()
 	if err != nil {
 		return grellock.Record{}, fmt.Errorf("grelredis: lock extend: %w", err)
 	}
-	rec, status, err := parseReply(req.Name, res)
-	if err != nil {
-		return grellock.Record{}, err
-	}
-	if status != 1 {
+	if len(res) == 0 || toInt(res[0]) != 1 {
 		return grellock.Record{}, grellock.ErrNotHeld
+	}
+	if len(res) != 7 {
+		return grellock.Record{}, errReply
+	}
+	now := toInt(res[1])
+	rec := grellock.Record{
+		Name:        req.Name,
+		Holder:      str(res[4]),
+		Token:       req.Token,
+		Fence:       uint64(toInt(res[2])),
+		Transitions: toInt(res[3]),
+		Lease:       time.Duration(ms) * time.Millisecond,
+		AcquiredAt:  time.UnixMicro(toInt(res[5])),
+		RenewedAt:   time.UnixMicro(now),
+		ExpiresAt:   time.UnixMicro(now + ms*1000),
+	}
+	if err := decodeMeta(str(res[6]), &rec); err != nil {
+		return grellock.Record{}, err
 	}
 	return rec, nil
 }
 
 // Release implements grellock.Backend.
 func (b *LockBackend) Release(ctx context.Context, name, token string) error {
-	res, err := releaseScript.Run(ctx, b.client, []string{b.key(name)}, token).Slice()
+	args := append(releaseScript.args(b.key(name), 1), token)
+	n, err := runScript(ctx, b.client, releaseScript, redis.NewIntCmd, args).Result()
 	if err != nil {
 		return fmt.Errorf("grelredis: lock release: %w", err)
 	}
-	if len(res) == 0 || toInt(res[0]) != 1 {
+	if n != 1 {
 		return grellock.ErrNotHeld
 	}
 	return nil
@@ -172,7 +253,7 @@ func (b *LockBackend) Release(ctx context.Context, name, token string) error {
 
 // Get implements grellock.Backend.
 func (b *LockBackend) Get(ctx context.Context, name string) (grellock.Record, error) {
-	res, err := getScript.Run(ctx, b.client, []string{b.key(name)}).Slice()
+	res, err := runScript(ctx, b.client, getScript, redis.NewCmd, getScript.args(b.key(name), 0)).Slice()
 	if err != nil {
 		return grellock.Record{}, fmt.Errorf("grelredis: lock get: %w", err)
 	}
@@ -180,15 +261,31 @@ func (b *LockBackend) Get(ctx context.Context, name string) (grellock.Record, er
 	return rec, err
 }
 
-func encodeMeta(m map[string]string) (string, string, error) {
+// The has-metadata argument, boxed once.
+var (
+	argNoMeta  any = "0"
+	argHasMeta any = "1"
+)
+
+func encodeMeta(m map[string]string) (string, any, error) {
 	if m == nil {
-		return "", "0", nil
+		return "", argNoMeta, nil
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return "", "", fmt.Errorf("grelredis: lock metadata: %w", err)
+		return "", nil, fmt.Errorf("grelredis: lock metadata: %w", err)
 	}
-	return string(b), "1", nil
+	return string(b), argHasMeta, nil
+}
+
+func decodeMeta(m string, rec *grellock.Record) error {
+	if m == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(m), &rec.Metadata); err != nil {
+		return fmt.Errorf("grelredis: lock metadata: %w", err)
+	}
+	return nil
 }
 
 var errReply = errors.New("grelredis: lock script: unexpected reply")
@@ -206,25 +303,24 @@ func parseReply(name string, res []any) (grellock.Record, int64, error) {
 		return rec, status, nil
 	}
 	now := toInt(res[1])
-	str := func(i int) string { s, _ := res[i].(string); return s }
 	rec.Fence = uint64(toInt(res[4]))
 	rec.Transitions = toInt(res[5])
 	exp := toInt(res[9])
-	if tok := str(2); tok == "" || exp <= now {
+	if tok := str(res[2]); tok == "" || exp <= now {
 		return rec, status, nil
 	}
-	rec.Token, rec.Holder = str(2), str(3)
+	rec.Token, rec.Holder = str(res[2]), str(res[3])
 	rec.Lease = time.Duration(toInt(res[6])) * time.Millisecond
 	rec.AcquiredAt = time.UnixMicro(toInt(res[7]))
 	rec.RenewedAt = time.UnixMicro(toInt(res[8]))
 	rec.ExpiresAt = time.UnixMicro(exp)
-	if m := str(10); m != "" {
-		if err := json.Unmarshal([]byte(m), &rec.Metadata); err != nil {
-			return grellock.Record{}, 0, fmt.Errorf("grelredis: lock metadata: %w", err)
-		}
+	if err := decodeMeta(str(res[10]), &rec); err != nil {
+		return grellock.Record{}, 0, err
 	}
 	return rec, status, nil
 }
+
+func str(v any) string { s, _ := v.(string); return s }
 
 // toInt reads an integer reply or a numeric string field.
 func toInt(v any) int64 {

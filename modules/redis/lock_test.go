@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +240,40 @@ func TestLockOneRoundTrip(t *testing.T) {
 			t.Errorf("acquire %d after SCRIPT FLUSH: %d round trips, want %d", i, n, want)
 		}
 	}
+	// Each script is reloaded on its own first use, and its answer is the
+	// EVAL's: the hold is extended, read and released.
+	if err := client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := []struct {
+		name string
+		do   func() error
+	}{
+		{"extend", func() error {
+			rec, err := b.Extend(ctx, req)
+			if err == nil && (rec.Token != "tok" || rec.Fence == 0) {
+				err = fmt.Errorf("record %+v", rec)
+			}
+			return err
+		}},
+		{"get", func() error {
+			rec, err := b.Get(ctx, "rt")
+			if err == nil && rec.Token != "tok" {
+				err = fmt.Errorf("record %+v", rec)
+			}
+			return err
+		}},
+		{"release", func() error { return b.Release(ctx, "rt", "tok") }},
+	}
+	for _, op := range reloaded {
+		before := hook.n.Load()
+		if err := op.do(); err != nil {
+			t.Fatalf("%s after SCRIPT FLUSH: %v", op.name, err)
+		}
+		if n, last := hook.n.Load()-before, hook.last.Load(); n != 2 || last != "eval" {
+			t.Errorf("%s after SCRIPT FLUSH: %d round trips (last %v), want evalsha then eval", op.name, n, last)
+		}
+	}
 }
 
 // LockBackends offers each Redis client to grellock.Module under its
@@ -273,5 +308,51 @@ func TestLockBackendsModule(t *testing.T) {
 	rec, err := grelredis.NewLockBackend(client).Get(ctx, name)
 	if err != nil || rec.Held() || rec.Fence != h.Fence() {
 		t.Errorf("record after stop = %+v, %v; want free with fence %d", rec, err, h.Fence())
+	}
+}
+
+// A new acquisition answers only the fence, the transitions and the
+// server's time; the record Acquire builds from them and the request is the
+// one the store keeps (Get reads it back field by field).
+func TestLockAcquireRecordIsStored(t *testing.T) {
+	env := testenv.Redis(t)
+	b := grelredis.NewLockBackend(testClient(t, env.URL), grelredis.WithLockPrefix(env.Prefix))
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		meta map[string]string
+	}{
+		{"no metadata", nil},
+		{"metadata", map[string]string{"zone": "b", "pod": "p-1"}},
+		{"empty metadata", map[string]string{}},
+	}
+	for i, tc := range tests {
+		req := grellock.Request{Name: "stored", Token: fmt.Sprint("tok-", i), Holder: "w", Lease: 1500*time.Millisecond + 300*time.Microsecond, Metadata: tc.meta}
+		got, err := b.Acquire(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		want, err := b.Get(ctx, "stored")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Metadata) == 0 && len(got.Metadata) == 0 {
+			want.Metadata, got.Metadata = nil, nil // the store keeps {} and nothing alike
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Acquire returned\n%+v\nthe store keeps\n%+v", tc.name, got, want)
+		}
+		if got.Lease != 1501*time.Millisecond || got.Fence != uint64(i+1) {
+			t.Errorf("%s: lease %v fence %d, want 1.501s (rounded up to the ms) and %d", tc.name, got.Lease, got.Fence, i+1)
+		}
+		if tc.meta != nil {
+			tc.meta["zone"] = "changed"
+			if got.Metadata["zone"] == "changed" {
+				t.Errorf("%s: the record shares the request's metadata map", tc.name)
+			}
+		}
+		if err := b.Release(ctx, "stored", req.Token); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,16 +25,18 @@ const DefaultRateLimitPrefix = "grel:ratelimit:"
 // becomes the same as none. Every decision is one EVALSHA of one script
 // that reads the server's clock (TIME), applies the algorithm and writes
 // the new state; after the server lost its script cache (a restart, SCRIPT
-// FLUSH), go-redis answers NOSCRIPT with one EVAL that reloads it.
+// FLUSH), the NOSCRIPT answer is followed by one EVAL that reloads it.
 //
 // The script is the reference semantics (grelratelimit.Policy.Decide) at
 // microsecond resolution; the token bucket's theoretical arrival time is
-// rounded up to the microsecond. It needs Redis 5 or later (effects
-// replication of a script that reads TIME). On a Redis Cluster each key is
+// rounded up to the microsecond. It needs Redis 5 or later with script
+// effects replication (the default since 5.0, the only mode since 7.0), as
+// the script writes after reading TIME. On a Redis Cluster each key is
 // one slot, so any key works.
 type RateLimitBackend struct {
 	client redis.UniversalClient
 	prefix string
+	last   atomic.Pointer[rateLimitArgs]
 }
 
 var _ grelratelimit.Backend = (*RateLimitBackend)(nil)
@@ -67,24 +70,22 @@ func (b *RateLimitBackend) key(name, key string) string { return b.prefix + name
 // algorithm ("tb" or "sw"), limit, span in microseconds (the token
 // bucket's interval or the sliding window's length), n, peek ("1" or
 // "0"). It returns {allowed, remaining, retry after, reset after}, the
-// durations in microseconds. Numbers are written with %d: Lua's default
-// formatting keeps 14 digits, too few for microseconds since 1970.
-var rateLimitScript = redis.NewScript(`
-if redis.replicate_commands then pcall(redis.replicate_commands) end
+// durations in microseconds. The token bucket reads and writes only t (its
+// p and c are 0, and a missing field reads as 0). Numbers are written with
+// %d: Lua's default formatting keeps 14 digits, too few for microseconds
+// since 1970.
+var rateLimitScript = newLuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 local peek = ARGV[5] == '1'
-local st = redis.call('HMGET', KEYS[1], 't', 'p', 'c')
-local st_t = tonumber(st[1]) or 0
-local prev = tonumber(st[2]) or 0
-local cur = tonumber(st[3]) or 0
-local allowed, remaining, retry, reset, new_t, expiry
-if ARGV[1] == 'tb' then
+local tb = ARGV[1] == 'tb'
+local allowed, remaining, retry, reset, new_t, expiry, prev, cur
+if tb then
   local capacity = limit * span
-  local base = st_t
+  local base = tonumber(redis.call('HGET', KEYS[1], 't')) or 0
   if base < now then base = now end
   local nxt = math.ceil(base + n * span)
   local allow_at = nxt - capacity
@@ -96,9 +97,12 @@ if ARGV[1] == 'tb' then
   remaining = math.floor((capacity - (after - now)) / span)
   if remaining < 0 then remaining = 0 end
   reset = after - now
-  new_t, prev, cur, expiry = after, 0, 0, after
+  new_t, expiry = after, after
 else
-  local start = st_t
+  local st = redis.call('HMGET', KEYS[1], 't', 'p', 'c')
+  local start = tonumber(st[1]) or 0
+  prev = tonumber(st[2]) or 0
+  cur = tonumber(st[3]) or 0
   if start == 0 then start, prev, cur = now, 0, 0 end
   local elapsed = now - start
   if elapsed < 0 then elapsed = 0 end
@@ -145,7 +149,11 @@ end
 if not peek then
   local ttl = math.ceil((expiry - now) / 1000)
   if ttl > 0 then
-    redis.call('HSET', KEYS[1], 't', string.format('%d', new_t), 'p', string.format('%d', prev), 'c', string.format('%d', cur))
+    if tb then
+      redis.call('HSET', KEYS[1], 't', string.format('%d', new_t))
+    else
+      redis.call('HSET', KEYS[1], 't', string.format('%d', new_t), 'p', string.format('%d', prev), 'c', string.format('%d', cur))
+    end
     redis.call('PEXPIRE', KEYS[1], ttl)
   else
     redis.call('DEL', KEYS[1])
@@ -159,16 +167,13 @@ var errRateLimitReply = errors.New("grelredis: rate limit script: unexpected rep
 
 // Decide implements grelratelimit.Backend: one EVALSHA.
 func (b *RateLimitBackend) Decide(ctx context.Context, req grelratelimit.Request) (grelratelimit.Decision, error) {
-	algo, span := "tb", float64(req.Policy.Interval)/1e3
-	if req.Policy.Algorithm == grelratelimit.SlidingWindow {
-		algo, span = "sw", math.Round(float64(req.Policy.Window)/1e3)
-	}
-	peek := "0"
+	p := b.policyArgs(req.Policy)
+	peek := argNoPeek
 	if req.Peek {
-		peek = "1"
+		peek = argPeek
 	}
-	res, err := rateLimitScript.Run(ctx, b.client, []string{b.key(req.Name, req.Key)},
-		algo, req.Policy.Limit, span, req.N, peek).Int64Slice()
+	args := append(rateLimitScript.args(b.key(req.Name, req.Key), 5), p.algo, p.limit, p.span, req.N, peek)
+	res, err := runScript(ctx, b.client, rateLimitScript, redis.NewIntSliceCmd, args).Result()
 	if err != nil {
 		return grelratelimit.Decision{}, fmt.Errorf("grelredis: rate limit decide: %w", err)
 	}
@@ -181,6 +186,35 @@ func (b *RateLimitBackend) Decide(ctx context.Context, req grelratelimit.Request
 		RetryAfter: micros(res[2]),
 		ResetAfter: micros(res[3]),
 	}, nil
+}
+
+// The script's flag arguments, boxed once.
+var (
+	argTokenBucket   any = "tb"
+	argSlidingWindow any = "sw"
+	argPeek          any = "1"
+	argNoPeek        any = "0"
+)
+
+// rateLimitArgs is a policy's script arguments, boxed: the limit and the
+// span in microseconds.
+type rateLimitArgs struct {
+	policy            grelratelimit.Policy
+	algo, limit, span any
+}
+
+// policyArgs returns p's script arguments, from the last policy seen when
+// it is the same (a limiter passes the same policy until reconfigured).
+func (b *RateLimitBackend) policyArgs(p grelratelimit.Policy) *rateLimitArgs {
+	if a := b.last.Load(); a != nil && a.policy == p {
+		return a
+	}
+	a := &rateLimitArgs{policy: p, algo: argTokenBucket, limit: p.Limit, span: float64(p.Interval) / 1e3}
+	if p.Algorithm == grelratelimit.SlidingWindow {
+		a.algo, a.span = argSlidingWindow, math.Round(float64(p.Window)/1e3)
+	}
+	b.last.Store(a)
+	return a
 }
 
 func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
@@ -196,7 +230,7 @@ func (b *RateLimitBackend) Reset(ctx context.Context, name, key string) error {
 // Preload loads the script into the server's cache (SCRIPT LOAD), so that
 // the first decision is one EVALSHA too. Decisions do not need it.
 func (b *RateLimitBackend) Preload(ctx context.Context) error {
-	return rateLimitScript.Load(ctx, b.client).Err()
+	return b.client.ScriptLoad(ctx, rateLimitScript.src.(string)).Err()
 }
 
 // RateLimitBackends offers a grelratelimit.Backend on every Redis client of
