@@ -57,8 +57,10 @@ func (c *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 func (c *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // BenchmarkLockAcquireRelease acquires a free lock and releases it, one
-// goroutine, on each store: grel against the peer a user of that store
-// would pick. Each op is one acquisition and one release.
+// goroutine, on each store: BenchmarkLockAcquireRelease/<store>/<impl>, grel
+// against the peer a user of that store would pick, on the same client
+// (same options, same pool, the same counting hook and nothing else). Each
+// op is one acquisition and one release.
 //
 //	go test -run '^$' -bench 'LockAcquireRelease|LeaderRenew' -benchmem . | go run ./cmd/benchratio
 func BenchmarkLockAcquireRelease(b *testing.B) {
@@ -107,121 +109,136 @@ func BenchmarkLockAcquireRelease(b *testing.B) {
 		return c, rt, env.Prefix
 	}
 
-	b.Run("grel-memory", func(b *testing.B) { grelLoop(b, grellock.NewMemory(), nil) })
-
-	b.Run("grel-redis", func(b *testing.B) {
-		c, rt, prefix := redisClient(b)
-		grelLoop(b, grelredis.NewLockBackend(c, grelredis.WithLockPrefix(prefix)), rt)
+	b.Run("memory", func(b *testing.B) {
+		b.Run("grel", func(b *testing.B) { grelLoop(b, grellock.NewMemory(), nil) })
 	})
-	b.Run("redsync", func(b *testing.B) {
-		c, rt, prefix := redisClient(b)
-		rs := redsync.New(redsyncgoredis.NewPool(c))
-		m := rs.NewMutex(prefix+"bench-lock", redsync.WithExpiry(30*time.Second), redsync.WithTries(1))
-		rt.n.Store(0)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
+
+	b.Run("redis", func(b *testing.B) {
+		b.Run("grel", func(b *testing.B) {
+			c, rt, prefix := redisClient(b)
+			grelLoop(b, grelredis.NewLockBackend(c, grelredis.WithLockPrefix(prefix)), rt)
+		})
+		b.Run("redsync", func(b *testing.B) {
+			c, rt, prefix := redisClient(b)
+			rs := redsync.New(redsyncgoredis.NewPool(c))
+			m := rs.NewMutex(prefix+"bench-lock", redsync.WithExpiry(30*time.Second), redsync.WithTries(1))
+			// Warm the script cache.
 			if err := m.LockContext(ctx); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := m.UnlockContext(ctx); err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.StopTimer()
-		rt.report(b)
-	})
-	b.Run("redislock", func(b *testing.B) {
-		c, rt, prefix := redisClient(b)
-		locker := redislock.New(c)
-		l, err := locker.Obtain(ctx, prefix+"bench-lock", 30*time.Second, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = l.Release(ctx)
-		rt.n.Store(0)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
+			rt.n.Store(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := m.LockContext(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := m.UnlockContext(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			rt.report(b)
+		})
+		b.Run("redislock", func(b *testing.B) {
+			c, rt, prefix := redisClient(b)
+			locker := redislock.New(c)
 			l, err := locker.Obtain(ctx, prefix+"bench-lock", 30*time.Second, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := l.Release(ctx); err != nil {
-				b.Fatal(err)
+			_ = l.Release(ctx)
+			rt.n.Store(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				l, err := locker.Obtain(ctx, prefix+"bench-lock", 30*time.Second, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Release(ctx); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.StopTimer()
-		rt.report(b)
+			b.StopTimer()
+			rt.report(b)
+		})
 	})
 
-	b.Run("grel-postgres", func(b *testing.B) {
-		env := testenv.Postgres(b)
-		cfg, err := pgxpool.ParseConfig(env.URL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rt := &roundTrips{}
-		cfg.ConnConfig.Tracer = rt
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(pool.Close)
-		if err := grelpostgres.Migrate(ctx, pool, env.Schema, grelpostgres.LockMigration); err != nil {
-			b.Fatal(err)
-		}
-		grelLoop(b, grelpostgres.NewLockBackend(pool, env.Schema), rt)
-	})
-	b.Run("pglock", func(b *testing.B) {
-		env := testenv.Postgres(b)
-		connector, err := pq.NewConnector(env.URL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rt := &roundTrips{}
-		db := sql.OpenDB(countingConnector{Connector: connector, rt: rt})
-		b.Cleanup(func() { _ = db.Close() })
-		c, err := pglock.New(db, pglock.WithLeaseDuration(30*time.Second), pglock.WithHeartbeatFrequency(0))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.CreateTable(); err != nil {
-			b.Fatal(err)
-		}
-		l, err := c.AcquireContext(ctx, "bench-lock")
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = c.ReleaseContext(ctx, l)
-		rt.n.Store(0)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
+	b.Run("postgres", func(b *testing.B) {
+		b.Run("grel", func(b *testing.B) {
+			env := testenv.Postgres(b)
+			cfg, err := pgxpool.ParseConfig(env.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rt := &roundTrips{}
+			cfg.ConnConfig.Tracer = rt
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(pool.Close)
+			if err := grelpostgres.Migrate(ctx, pool, env.Schema, grelpostgres.LockMigration); err != nil {
+				b.Fatal(err)
+			}
+			grelLoop(b, grelpostgres.NewLockBackend(pool, env.Schema), rt)
+		})
+		b.Run("pglock", func(b *testing.B) {
+			env := testenv.Postgres(b)
+			connector, err := pq.NewConnector(env.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rt := &roundTrips{}
+			db := sql.OpenDB(countingConnector{Connector: connector, rt: rt})
+			b.Cleanup(func() { _ = db.Close() })
+			c, err := pglock.New(db, pglock.WithLeaseDuration(30*time.Second), pglock.WithHeartbeatFrequency(0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.CreateTable(); err != nil {
+				b.Fatal(err)
+			}
 			l, err := c.AcquireContext(ctx, "bench-lock")
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := c.ReleaseContext(ctx, l); err != nil {
-				b.Fatal(err)
+			_ = c.ReleaseContext(ctx, l)
+			rt.n.Store(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				l, err := c.AcquireContext(ctx, "bench-lock")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.ReleaseContext(ctx, l); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.StopTimer()
-		rt.report(b)
+			b.StopTimer()
+			rt.report(b)
+		})
 	})
 
-	b.Run("grel-sqlite", func(b *testing.B) {
-		cfg := grelsqlite.DefaultConfig()
-		cfg.Path = testenv.SQLitePath(b)
-		db, err := grelsqlite.Open(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = db.Close() })
-		if err := grelsqlite.Migrate(ctx, db, "", grelsqlite.LockMigration); err != nil {
-			b.Fatal(err)
-		}
-		grelLoop(b, grelsqlite.NewLockBackend(db, ""), nil)
+	b.Run("sqlite", func(b *testing.B) {
+		b.Run("grel", func(b *testing.B) {
+			cfg := grelsqlite.DefaultConfig()
+			cfg.Path = testenv.SQLitePath(b)
+			db, err := grelsqlite.Open(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = db.Close() })
+			if err := grelsqlite.Migrate(ctx, db, "", grelsqlite.LockMigration); err != nil {
+				b.Fatal(err)
+			}
+			grelLoop(b, grelsqlite.NewLockBackend(db, ""), nil)
+		})
 	})
 }
 
@@ -242,51 +259,53 @@ func BenchmarkLeaderRenew(b *testing.B) {
 		}
 		return c, rt, env.Namespace
 	}
-	b.Run("grel-kube", func(b *testing.B) {
-		c, rt, ns := client(b)
-		l, err := grellock.New("bench-leader", grelkube.NewLockBackend(c, ns), lockNoEnv, grellock.WithLeaseDuration(15*time.Second))
-		if err != nil {
-			b.Fatal(err)
-		}
-		h, err := l.TryAcquire(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() { _ = h.Release(ctx) }()
-		rt.n.Store(0)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if err := h.Extend(ctx); err != nil {
+	b.Run("kube", func(b *testing.B) {
+		b.Run("grel", func(b *testing.B) {
+			c, rt, ns := client(b)
+			l, err := grellock.New("bench-leader", grelkube.NewLockBackend(c, ns), lockNoEnv, grellock.WithLeaseDuration(15*time.Second))
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.StopTimer()
-		rt.report(b)
-	})
-	b.Run("client-go-leaselock", func(b *testing.B) {
-		c, rt, ns := client(b)
-		lock := &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Name: "bench-leader", Namespace: ns},
-			Client:     c.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: "bench"},
-		}
-		now := metav1.NewTime(time.Now())
-		rec := resourcelock.LeaderElectionRecord{HolderIdentity: "bench", LeaseDurationSeconds: 15, AcquireTime: now, RenewTime: now}
-		if err := lock.Create(ctx, rec); err != nil {
-			b.Fatal(err)
-		}
-		rt.n.Store(0)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			rec.RenewTime = metav1.NewTime(time.Now())
-			if err := lock.Update(ctx, rec); err != nil {
+			h, err := l.TryAcquire(ctx)
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.StopTimer()
-		rt.report(b)
+			defer func() { _ = h.Release(ctx) }()
+			rt.n.Store(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := h.Extend(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			rt.report(b)
+		})
+		b.Run("client-go-leaselock", func(b *testing.B) {
+			c, rt, ns := client(b)
+			lock := &resourcelock.LeaseLock{
+				LeaseMeta:  metav1.ObjectMeta{Name: "bench-leader", Namespace: ns},
+				Client:     c.CoordinationV1(),
+				LockConfig: resourcelock.ResourceLockConfig{Identity: "bench"},
+			}
+			now := metav1.NewTime(time.Now())
+			rec := resourcelock.LeaderElectionRecord{HolderIdentity: "bench", LeaseDurationSeconds: 15, AcquireTime: now, RenewTime: now}
+			if err := lock.Create(ctx, rec); err != nil {
+				b.Fatal(err)
+			}
+			rt.n.Store(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				rec.RenewTime = metav1.NewTime(time.Now())
+				if err := lock.Update(ctx, rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			rt.report(b)
+		})
 	})
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,18 +65,30 @@ func rlAllow(b *testing.B, l *grelratelimit.Limiter) {
 	}
 }
 
-// BenchmarkAllowMemory: one in-process decision. x/time/rate is one
-// limiter (no key); the others look the key up.
+// BenchmarkAllowMemory: one in-process decision on one key ("k"). The
+// grel limiters and ulule look the key up; x-time-rate-keyed is what a user
+// of x/time/rate writes to key it (a map of limiters behind a mutex, one
+// made per new key), and x-time-rate-single is one limiter with no key at
+// all, the floor.
 //
 //	go test -run '^$' -bench AllowMemory -benchmem . | go run ./cmd/benchratio
 func BenchmarkAllowMemory(b *testing.B) {
 	b.Run("grel-tokenbucket", func(b *testing.B) { rlAllow(b, rlBucket(b, grelratelimit.NewMemory())) })
 	b.Run("grel-slidingwindow", func(b *testing.B) { rlAllow(b, rlWindow(b, grelratelimit.NewMemory())) })
-	b.Run("x-time-rate", func(b *testing.B) {
+	b.Run("x-time-rate-single", func(b *testing.B) {
 		l := rate.NewLimiter(rate.Limit(rlRate), rlBurst)
 		b.ReportAllocs()
 		for b.Loop() {
 			if !l.Allow() {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("x-time-rate-keyed", func(b *testing.B) {
+		l := newKeyedRate(rate.Limit(rlRate), rlBurst)
+		b.ReportAllocs()
+		for b.Loop() {
+			if !l.Allow("k") {
 				b.Fatal("refused")
 			}
 		}
@@ -91,6 +104,30 @@ func BenchmarkAllowMemory(b *testing.B) {
 			}
 		}
 	})
+}
+
+// keyedRate keys x/time/rate the usual way: one *rate.Limiter per key in a
+// map behind a mutex, made on the key's first use.
+type keyedRate struct {
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+	limit rate.Limit
+	burst int
+}
+
+func newKeyedRate(limit rate.Limit, burst int) *keyedRate {
+	return &keyedRate{m: make(map[string]*rate.Limiter), limit: limit, burst: burst}
+}
+
+func (k *keyedRate) Allow(key string) bool {
+	k.mu.Lock()
+	l, ok := k.m[key]
+	if !ok {
+		l = rate.NewLimiter(k.limit, k.burst)
+		k.m[key] = l
+	}
+	k.mu.Unlock()
+	return l.Allow()
 }
 
 // rlCommands counts what a client sends to its server: commands for Redis,
