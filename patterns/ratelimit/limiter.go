@@ -287,9 +287,15 @@ func (l *Limiter) decide(ctx context.Context, cur *current, req Request) (Decisi
 			return l.degrade(ctx, cur, req)
 		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, cur.cfg.Timeout)
-	d, err := l.backend.Decide(cctx, req)
-	cancel()
+	var d Decision
+	var err error
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= cur.cfg.Timeout {
+		d, err = l.backend.Decide(ctx, req) // the caller's deadline comes first: no timer of our own
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, cur.cfg.Timeout)
+		d, err = l.backend.Decide(cctx, req)
+		cancel()
+	}
 	if err == nil {
 		if l.down.Load() {
 			l.downUntil.Store(0)

@@ -353,6 +353,71 @@ func TestCallerCancellationIsNotAStoreFailure(t *testing.T) {
 	})
 }
 
+// deadlineSeen is a store that answers from memory and keeps the deadline
+// of the context each decision got.
+type deadlineSeen struct {
+	mem  *grelratelimit.Memory
+	last atomic.Int64 // UnixNano; 0 for none
+}
+
+func (*deadlineSeen) Kind() string { return "deadline" }
+
+func (d *deadlineSeen) Decide(ctx context.Context, req grelratelimit.Request) (grelratelimit.Decision, error) {
+	var ns int64
+	if dl, ok := ctx.Deadline(); ok {
+		ns = dl.UnixNano()
+	}
+	d.last.Store(ns)
+	return d.mem.Decide(ctx, req)
+}
+
+func (d *deadlineSeen) Reset(ctx context.Context, name, key string) error { return d.mem.Reset(ctx, name, key) }
+
+// Each store call ends at Timeout or at the caller's deadline, whichever
+// comes first; a caller deadline that comes first costs no timer of the
+// limiter's own (no allocation on a store that allocates nothing).
+func TestStoreCallDeadline(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	tests := []struct {
+		name   string
+		caller time.Duration // 0: no deadline
+		want   time.Duration
+	}{
+		{"no caller deadline", 0, timeout},
+		{"a later caller deadline", time.Second, timeout},
+		{"an earlier caller deadline", 10 * time.Millisecond, 10 * time.Millisecond},
+		{"the same deadline", timeout, timeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := &deadlineSeen{mem: grelratelimit.NewMemory()}
+				l := mustNew(t, "api", s, grelratelimit.WithTimeout(timeout))
+				ctx := context.Background()
+				if tt.caller > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.caller)
+					defer cancel()
+				}
+				start := time.Now()
+				if r, err := l.Allow(ctx, "k"); err != nil || !r.Allowed || r.Degraded() {
+					t.Fatalf("Allow = %+v, %v", r, err)
+				}
+				if got := time.Unix(0, s.last.Load()).Sub(start); got != tt.want {
+					t.Errorf("the store call's deadline is %v away, want %v", got, tt.want)
+				}
+			})
+		})
+	}
+	s := &deadlineSeen{mem: grelratelimit.NewMemory()}
+	l := mustNew(t, "api", s, grelratelimit.WithTimeout(time.Hour))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if n := testing.AllocsPerRun(1000, func() { _, _ = l.Allow(ctx, "k") }); n != 0 {
+		t.Errorf("Allow with the caller's earlier deadline allocates %v times, want 0", n)
+	}
+}
+
 func TestResetOfADownStoreFails(t *testing.T) {
 	f := newFlaky()
 	l := mustNew(t, "api", f, grelratelimit.WithBurst(1))
