@@ -371,7 +371,9 @@ func (d *deadlineSeen) Decide(ctx context.Context, req grelratelimit.Request) (g
 	return d.mem.Decide(ctx, req)
 }
 
-func (d *deadlineSeen) Reset(ctx context.Context, name, key string) error { return d.mem.Reset(ctx, name, key) }
+func (d *deadlineSeen) Reset(ctx context.Context, name, key string) error {
+	return d.mem.Reset(ctx, name, key)
+}
 
 // Each store call ends at Timeout or at the caller's deadline, whichever
 // comes first; a caller deadline that comes first costs no timer of the
