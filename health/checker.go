@@ -831,8 +831,10 @@ func (e *entry) publish(o *outcome, r *run, abandoned bool) *outcome {
 	prev := e.last.Swap(o)
 	e.mu.Unlock()
 	if r != nil {
-		close(r.done)
+		// Counted before the waiters wake, so that a caller who has the
+		// result also finds the run in the metrics.
 		e.ran(o)
+		close(r.done)
 	}
 	e.report(prev, o)
 	return o
