@@ -827,13 +827,13 @@ func (e *entry) publish(o *outcome, r *run, abandoned bool) *outcome {
 			return r.res
 		}
 		r.res, r.settled, r.abandoned = o, true, abandoned
+		// Counted before the result is visible to anyone, so that a
+		// caller who has it also finds the run in the metrics.
+		e.ran(o)
 	}
 	prev := e.last.Swap(o)
 	e.mu.Unlock()
 	if r != nil {
-		// Counted before the waiters wake, so that a caller who has the
-		// result also finds the run in the metrics.
-		e.ran(o)
 		close(r.done)
 	}
 	e.report(prev, o)
