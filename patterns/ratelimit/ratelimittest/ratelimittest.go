@@ -33,7 +33,8 @@ func Synctest() Option { return func(s *suite) { s.synctest = true } }
 
 // WithUnit sets the time unit of the cases in real time (default 200ms):
 // intervals and windows are a few units, and a step may run up to a
-// quarter of a unit late. Raise it for a slow store or a loaded machine.
+// quarter of a unit late (a run with a late step is run again with twice
+// the unit, up to three runs). Raise it for a slow store or a loaded machine.
 func WithUnit(d time.Duration) Option { return func(s *suite) { s.unit = d } }
 
 // WithResolution sets the store clock's resolution (default 2ms), the
@@ -269,7 +270,10 @@ func limiterName(c string, i int) string {
 }
 
 // attempts is how many times a real-time case runs when a step ran too
-// late to be judged (a loaded machine): only a run on time counts.
+// late to be judged (a loaded machine): only a run on time counts, and each
+// run after a late one doubles the unit, so that a machine that is slow
+// for the whole test still gets a run it can judge (200ms, 400ms, 800ms by
+// default).
 const attempts = 3
 
 func (s *suite) runCase(t *testing.T, c testCase) {
@@ -277,8 +281,9 @@ func (s *suite) runCase(t *testing.T, c testCase) {
 	if b == nil {
 		t.Fatal("newBackend returned nil")
 	}
+	run := *s
 	for i := 1; ; i++ {
-		failures, late, err := s.attempt(b, c)
+		failures, late, err := run.attempt(b, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,9 +294,10 @@ func (s *suite) runCase(t *testing.T, c testCase) {
 			return
 		}
 		if i == attempts {
-			t.Fatalf("%s, in each of %d runs: the store or the machine is too slow for this unit (raise it with ratelimittest.WithUnit)", late, attempts)
+			t.Fatalf("%s, in each of %d runs (the last with a unit of %v): the store or the machine is too slow (raise the unit with ratelimittest.WithUnit)", late, attempts, run.unit)
 		}
-		t.Logf("run %d: %s; running the case again", i, late)
+		run.unit *= 2
+		t.Logf("run %d: %s; running the case again with a unit of %v", i, late, run.unit)
 	}
 }
 
