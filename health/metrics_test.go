@@ -10,6 +10,7 @@ import (
 
 	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
 	grelhealth "github.com/grelmicro/grelmicro-go/health"
+	"github.com/grelmicro/grelmicro-go/internal/metrictest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -17,23 +18,21 @@ import (
 	"go.uber.org/fx"
 )
 
-// meter is a meter provider over a manual reader, shut down at cleanup.
+// meter is the shared metric reader of the tests (internal/metrictest),
+// with the shapes these tests read.
 type meter struct {
-	t      *testing.T
-	reader *sdkmetric.ManualReader
-	mp     *sdkmetric.MeterProvider
+	*metrictest.Reader
+	mp *sdkmetric.MeterProvider
 }
 
 func newMeter(t *testing.T) *meter {
-	r := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	return &meter{t: t, reader: r, mp: mp}
+	r := metrictest.New(t)
+	return &meter{Reader: r, mp: r.Provider}
 }
 
 func (m *meter) get(name string) (metricdata.Metrics, bool) {
-	m.t.Helper()
-	return fxgreltest.FindMetric(fxgreltest.CollectMetrics(m.t, m.reader), name)
+	md, ok := m.Metrics()[name]
+	return md, ok
 }
 
 func carries(set attribute.Set, attrs []attribute.KeyValue) bool {
@@ -47,44 +46,12 @@ func carries(set attribute.Set, attrs []attribute.KeyValue) bool {
 
 // value sums the int64 points of name that carry attrs (0 when none).
 func (m *meter) value(name string, attrs ...attribute.KeyValue) int64 {
-	m.t.Helper()
-	md, ok := m.get(name)
-	if !ok {
-		return 0
-	}
-	var pts []metricdata.DataPoint[int64]
-	switch d := md.Data.(type) {
-	case metricdata.Sum[int64]:
-		pts = d.DataPoints
-	case metricdata.Gauge[int64]:
-		pts = d.DataPoints
-	default:
-		m.t.Fatalf("%s is a %T", name, d)
-	}
-	var v int64
-	for _, p := range pts {
-		if carries(p.Attributes, attrs) {
-			v += p.Value
-		}
-	}
-	return v
+	return m.Int(name, attrs...)
 }
 
 // histogram returns the count and sum of name's points that carry attrs.
 func (m *meter) histogram(name string, attrs ...attribute.KeyValue) (uint64, time.Duration) {
-	m.t.Helper()
-	md, ok := m.get(name)
-	if !ok {
-		return 0, 0
-	}
-	var n uint64
-	var sum float64
-	for _, p := range md.Data.(metricdata.Histogram[float64]).DataPoints {
-		if carries(p.Attributes, attrs) {
-			n += p.Count
-			sum += p.Sum
-		}
-	}
+	n, sum := m.Count(name, attrs...)
 	return n, time.Duration(sum * float64(time.Second)).Round(time.Millisecond)
 }
 

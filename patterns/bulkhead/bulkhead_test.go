@@ -14,8 +14,8 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
+	"github.com/grelmicro/grelmicro-go/internal/metrictest"
 	grelbulkhead "github.com/grelmicro/grelmicro-go/patterns/bulkhead"
-	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"

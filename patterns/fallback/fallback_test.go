@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/grelmicro/grelmicro-go/internal/metrictest"
 	grelfallback "github.com/grelmicro/grelmicro-go/patterns/fallback"
-	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
 	grelmatch "github.com/grelmicro/grelmicro-go/patterns/match"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric/noop"

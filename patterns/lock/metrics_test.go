@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
-	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
+	"github.com/grelmicro/grelmicro-go/internal/metrictest"
 	grellock "github.com/grelmicro/grelmicro-go/patterns/lock"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric/noop"

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
-	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
+	"github.com/grelmicro/grelmicro-go/internal/metrictest"
 	grelmatch "github.com/grelmicro/grelmicro-go/patterns/match"
 	grelretry "github.com/grelmicro/grelmicro-go/patterns/retry"
 	"go.opentelemetry.io/otel/attribute"

@@ -11,7 +11,7 @@ import (
 
 	grelconfig "github.com/grelmicro/grelmicro-go/fxgrel/config"
 	"github.com/grelmicro/grelmicro-go/fxgrel/fxgreltest"
-	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
+	"github.com/grelmicro/grelmicro-go/internal/metrictest"
 	greltimeout "github.com/grelmicro/grelmicro-go/patterns/timeout"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grelmicro/grelmicro-go/internal/metrictest"
 	"github.com/grelmicro/grelmicro-go/patterns/internal/metrics"
-	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"

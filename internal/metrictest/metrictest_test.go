@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/grelmicro/grelmicro-go/patterns/internal/metrictest"
+	"github.com/grelmicro/grelmicro-go/internal/metrictest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
