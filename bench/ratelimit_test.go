@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
@@ -130,28 +129,7 @@ func (k *keyedRate) Allow(key string) bool {
 	return l.Allow()
 }
 
-// rlCommands counts what a client sends to its server: commands for Redis,
-// statements for PostgreSQL.
-type rlCommands struct{ n atomic.Int64 }
-
-func (c *rlCommands) report(b *testing.B) {
-	b.ReportMetric(float64(c.n.Load())/float64(b.N), "roundtrips/op")
-}
-
-func (c *rlCommands) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *rlCommands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
-}
-func (c *rlCommands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
-}
-func (c *rlCommands) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (c *rlCommands) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-func rlRedis(b *testing.B) (*redis.Client, *rlCommands, string) {
+func rlRedis(b *testing.B) (*redis.Client, *roundTrips, string) {
 	env := testenv.Redis(b)
 	opts, err := redis.ParseURL(env.URL)
 	if err != nil {
@@ -161,14 +139,14 @@ func rlRedis(b *testing.B) (*redis.Client, *rlCommands, string) {
 	opts.DisableIdentity = true
 	c := redis.NewClient(opts)
 	b.Cleanup(func() { _ = c.Close() })
-	counter := &rlCommands{}
+	counter := &roundTrips{}
 	c.AddHook(counter)
 	return c, counter, env.Prefix
 }
 
 // warm makes one call before the timer, so that scripts are loaded and
 // connections open.
-func warm(b *testing.B, counter *rlCommands, f func() error) {
+func warm(b *testing.B, counter *roundTrips, f func() error) {
 	if err := f(); err != nil {
 		b.Fatal(err)
 	}
@@ -237,7 +215,7 @@ func BenchmarkAllowPostgres(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		counter := &rlCommands{}
+		counter := &roundTrips{}
 		cfg.ConnConfig.Tracer = counter
 		cfg.MaxConns = 16
 		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)

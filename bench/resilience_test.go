@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,7 +163,7 @@ func BenchmarkPipeline(b *testing.B) {
 // lock, runs the call under it, writes the state and releases the lock.
 func BenchmarkBreakerExecuteShared(b *testing.B) {
 	ctx := context.Background()
-	client := func(b *testing.B) (*redis.Client, *breakerRoundTrips, string) {
+	client := func(b *testing.B) (*redis.Client, *roundTrips, string) {
 		env := testenv.Redis(b)
 		opts, err := redis.ParseURL(env.URL)
 		if err != nil {
@@ -173,7 +172,7 @@ func BenchmarkBreakerExecuteShared(b *testing.B) {
 		opts.ContextTimeoutEnabled = true
 		c := redis.NewClient(opts)
 		b.Cleanup(func() { _ = c.Close() })
-		rt := &breakerRoundTrips{}
+		rt := &roundTrips{}
 		c.AddHook(rt)
 		return c, rt, env.Prefix
 	}
@@ -217,27 +216,6 @@ func BenchmarkBreakerExecuteShared(b *testing.B) {
 		}
 		rt.report(b)
 	})
-}
-
-// breakerRoundTrips counts the commands a client sends.
-type breakerRoundTrips struct{ n atomic.Int64 }
-
-func (h *breakerRoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *breakerRoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h *breakerRoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-func (h *breakerRoundTrips) report(b *testing.B) {
-	b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/op")
 }
 
 // gobreakerStore is gobreaker's SharedDataStore on Redis, the way its
